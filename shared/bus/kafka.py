@@ -1,0 +1,150 @@
+"""The Kafka bus: idempotent producer with acks=all, consumer groups with manual commits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from shared.bus.base import Bus, Message, MessageHandler
+from shared.retry import forever
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Group:
+    group: str
+    topics: tuple[str, ...]
+    handler: MessageHandler
+
+
+class KafkaBus(Bus):
+    def __init__(self, settings: Settings, *, client_id: str | None = None) -> None:
+        assert settings.kafka_bootstrap_servers, "KafkaBus needs CHANGEWARD_KAFKA_BOOTSTRAP_SERVERS"
+        self._settings = settings
+        self._servers = settings.kafka_bootstrap_servers
+        self._client_id = client_id or settings.kafka_client_id
+        self._groups: list[_Group] = []
+        self._producer: AIOKafkaProducer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._consumers: list[AIOKafkaConsumer] = []
+
+    def subscribe(self, group: str, topics: Sequence[str], handler: MessageHandler) -> None:
+        self._groups.append(_Group(group, tuple(topics), handler))
+
+    async def start(self) -> None:
+        await ensure_topics(self._settings)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._servers,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+        )
+        await self._producer.start()
+        for group in self._groups:
+            self._tasks.append(asyncio.create_task(self._consume(group), name=group.group))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def ready(self) -> bool:
+        if self._producer is None:
+            return False
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout=2)
+        except (TimeoutError, KafkaError):
+            return False
+        return True
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        assert self._producer is not None, "KafkaBus.start() was not called"
+        futures = [
+            await self._producer.send(
+                message.topic,
+                value=message.value,
+                key=message.key.encode(),
+                headers=list(message.headers),
+            )
+            for message in messages
+        ]
+        await asyncio.gather(*futures)
+
+    async def _consume(self, group: _Group) -> None:
+        """Consume forever; a broker outage is retried, never fatal."""
+        while True:
+            consumer = AIOKafkaConsumer(
+                *group.topics,
+                bootstrap_servers=self._servers,
+                client_id=self._client_id,
+                group_id=group.group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                isolation_level="read_committed",
+            )
+            try:
+                await consumer.start()
+                log.info("consumer started", group=group.group, topics=group.topics)
+                async for record in consumer:
+                    await forever(
+                        group.handler, _to_message(record), what=f"consumer {group.group}"
+                    )
+                    partition = TopicPartition(record.topic, record.partition)
+                    await consumer.commit({partition: record.offset + 1})
+            except KafkaError as error:
+                log.warning(
+                    "consumer lost the broker; restarting", group=group.group, error=repr(error)
+                )
+                await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+
+
+def _to_message(record: ConsumerRecord) -> Message:  # type: ignore[type-arg]
+    return Message(
+        topic=record.topic,
+        key=(record.key or b"").decode(),
+        value=record.value or b"",
+        headers=tuple(record.headers or ()),
+    )
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the topics if they are missing (partitions and retention from settings)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name=topic,
+                num_partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                topic_configs={"retention.ms": str(settings.topic_retention_ms)},
+            )
+            for topic in settings.topics
+            if topic not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+            log.info("topics created", topics=[topic.name for topic in missing])
+    finally:
+        await admin.close()

@@ -1,0 +1,215 @@
+"""The transactional outbox: events are written with the state change and relayed after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from datetime import timedelta
+
+import asyncpg
+import structlog
+from pydantic import BaseModel
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.bus import Bus, Message
+from shared.contracts import EventType
+from shared.db import Database, asyncpg_dsn
+from shared.events import CloudEvent, full_type, source_of
+from shared.observability import OUTBOX_PENDING, OUTBOX_PUBLISHED
+from shared.settings import Settings
+from shared.tables import MessagingTables
+
+log = structlog.get_logger(__name__)
+
+SENT_ROWS_KEPT_FOR = timedelta(hours=1)
+
+
+def notify_channel(schema: str) -> str:
+    return f"changeward_outbox_{schema}"
+
+
+async def record_event(
+    session: AsyncSession,
+    tables: MessagingTables,
+    event_type: EventType,
+    *,
+    subject: str,
+    data: BaseModel,
+    actor: str,
+    partition_key: str | None = None,
+) -> CloudEvent:
+    """Write one event to the outbox inside the caller's transaction.
+
+    The per-subject sequence row is locked until commit, so a subject's events
+    commit (and are relayed) in sequence order.
+    """
+    counter = tables.event_sequence
+    next_sequence = await session.scalar(
+        insert(counter)
+        .values(subject=subject, last_sequence=1)
+        .on_conflict_do_update(
+            index_elements=[counter.c.subject],
+            set_={"last_sequence": counter.c.last_sequence + 1},
+        )
+        .returning(counter.c.last_sequence)
+    )
+    assert next_sequence is not None
+    event = CloudEvent(
+        source=source_of(tables.schema),
+        type=full_type(event_type),
+        subject=subject,
+        sequence=next_sequence,
+        actor=actor,
+        data=data.model_dump(mode="json"),
+    )
+    await session.execute(
+        tables.outbox.insert().values(
+            event_id=event.id,
+            event_type=event_type.value,
+            partition_key=partition_key or subject,
+            payload=event.model_dump_json(),
+        )
+    )
+    # Delivered to listeners only when the transaction commits.
+    await session.execute(text(f"NOTIFY {notify_channel(tables.schema)}"))
+    return event
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in id order and marks them sent.
+
+    Rows are claimed with `FOR UPDATE SKIP LOCKED` under a per-schema advisory
+    lock: replicas of a service may all run a relay, but only one drains at a
+    time, which keeps each key's events in order. A relay that dies after
+    publishing and before committing leaves its rows unsent; they are published
+    again and the consumers' inbox drops the repeat.
+    """
+
+    def __init__(
+        self, tables: MessagingTables, database: Database, bus: Bus, settings: Settings
+    ) -> None:
+        self.tables = tables
+        self._database = database
+        self._bus = bus
+        self._batch_size = settings.relay_batch_size
+        self._idle_poll = settings.relay_idle_poll_seconds
+        self._topic_of = {
+            event_type: (
+                settings.deployments_topic
+                if event_type is EventType.DEPLOYMENT_REPORTED
+                else settings.changes_topic
+            )
+            for event_type in EventType
+        }
+        self._lock_key = zlib.crc32(f"outbox:{tables.schema}".encode())
+        self._wakeup = asyncio.Event()
+
+    async def drain_once(self) -> int:
+        """Publish one batch; returns how many rows it published."""
+        outbox = self.tables.outbox
+        async with self._database.sessionmaker() as session, session.begin():
+            holds_lock = await session.scalar(
+                select(func.pg_try_advisory_xact_lock(self._lock_key))
+            )
+            if not holds_lock:
+                return 0
+            rows = (
+                await session.execute(
+                    select(
+                        outbox.c.id, outbox.c.event_type, outbox.c.partition_key, outbox.c.payload
+                    )
+                    .where(outbox.c.sent_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self.publish(
+                [
+                    Message(
+                        topic=self._topic_of[EventType(row.event_type)],
+                        key=row.partition_key,
+                        value=row.payload.encode(),
+                    )
+                    for row in rows
+                ]
+            )
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([row.id for row in rows]))
+                .values(sent_at=func.now())
+            )
+        OUTBOX_PUBLISHED.labels(self.tables.schema).inc(len(rows))
+        return len(rows)
+
+    async def publish(self, messages: list[Message]) -> None:
+        """The step between claiming and marking sent; fault tests interrupt it."""
+        await self._bus.publish(messages)
+
+    async def drain(self) -> int:
+        total = 0
+        while published := await self.drain_once():
+            total += published
+        return total
+
+    async def pending(self) -> int:
+        outbox = self.tables.outbox
+        async with self._database.sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+            )
+        return int(count or 0)
+
+    async def purge_sent(self) -> None:
+        outbox = self.tables.outbox
+        async with self._database.sessionmaker() as session, session.begin():
+            await session.execute(
+                delete(outbox).where(outbox.c.sent_at < func.now() - SENT_ROWS_KEPT_FOR)
+            )
+
+    async def run(self) -> None:
+        """Drain whenever a commit notifies us, and at least every idle poll interval."""
+        listener = asyncio.create_task(self._listen(), name=f"outbox-listener-{self.tables.schema}")
+        try:
+            rounds = 0
+            while True:
+                self._wakeup.clear()
+                try:
+                    await self.drain()
+                    OUTBOX_PENDING.labels(self.tables.schema).set(await self.pending())
+                    rounds += 1
+                    if rounds % 600 == 0:
+                        await self.purge_sent()
+                except Exception as error:  # noqa: BLE001 - a relay must outlive any outage
+                    log.warning(
+                        "outbox relay failed; will retry",
+                        schema=self.tables.schema,
+                        error=repr(error),
+                    )
+                    await asyncio.sleep(self._idle_poll)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll)
+        finally:
+            listener.cancel()
+
+    async def _listen(self) -> None:
+        channel = notify_channel(self.tables.schema)
+        while True:
+            try:
+                connection = await asyncpg.connect(asyncpg_dsn(self._database.url))
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("outbox listener cannot connect", error=repr(error))
+                await asyncio.sleep(self._idle_poll)
+                continue
+            try:
+                await connection.add_listener(channel, lambda *_: self._wakeup.set())
+                while not connection.is_closed():
+                    await asyncio.sleep(self._idle_poll)
+            finally:
+                await connection.close()

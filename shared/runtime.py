@@ -1,0 +1,131 @@
+"""The composition root: builds one FastAPI app from one or several services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from shared.auth import TokenVerifier
+from shared.bus import Bus, InProcessBus, KafkaBus
+from shared.contracts import EventType
+from shared.db import Database
+from shared.errors import install_error_handlers
+from shared.inbox import EventHandler, IdempotentConsumer
+from shared.observability import RequestContextMiddleware, metrics_endpoint
+from shared.outbox import OutboxRelay
+from shared.settings import Settings
+from shared.tables import MessagingTables
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceModule:
+    """What each service exposes to the composition root."""
+
+    name: str
+    router: APIRouter
+    tables: MessagingTables
+    handlers: Mapping[EventType, EventHandler] = field(default_factory=dict)
+    consumes: Callable[[Settings], Sequence[str]] = lambda settings: ()
+    description: str = ""
+
+
+def make_bus(settings: Settings) -> Bus:
+    if settings.kafka_bootstrap_servers:
+        return KafkaBus(settings)
+    return InProcessBus()
+
+
+def build_app(
+    services: Sequence[ServiceModule],
+    settings: Settings,
+    *,
+    database_url: str,
+    title: str = "Changeward",
+) -> FastAPI:
+    """One app serving `services`' routers, with their relays and consumers in its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            database = Database(database_url, pool_size=settings.database_pool_size)
+            stack.push_async_callback(database.dispose)
+            bus = make_bus(settings)
+            for service in services:
+                topics = service.consumes(settings)
+                if topics:
+                    consumer = IdempotentConsumer(service.tables, database, service.handlers)
+                    bus.subscribe(f"changeward-{service.name}", topics, consumer)
+            await bus.start()
+            stack.push_async_callback(bus.stop)
+            relays = [OutboxRelay(s.tables, database, bus, settings) for s in services]
+            tasks = [asyncio.create_task(r.run(), name=f"relay-{r.tables.schema}") for r in relays]
+            stack.push_async_callback(_cancel, tasks)
+            app.state.database = database
+            app.state.bus = bus
+            app.state.relays = relays
+            log.info(
+                "started",
+                services=[s.name for s in services],
+                bus=type(bus).__name__,
+            )
+            yield
+
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        description="Production change management: " + ", ".join(s.name for s in services),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(_health_router())
+    for service in services:
+        app.include_router(service.router)
+    return app
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is up.")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="The database and the broker are reachable.")
+    async def readyz(request: Request) -> JSONResponse:
+        database: Database = request.app.state.database
+        bus: Bus = request.app.state.bus
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(database.ping(), timeout=2)
+            checks["database"] = "ok"
+        except Exception as error:  # noqa: BLE001 - any failure means not ready
+            checks["database"] = f"unreachable: {error!r}"
+        checks["broker"] = "ok" if await bus.ready() else "unreachable"
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    router.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    return router
