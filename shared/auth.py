@@ -27,7 +27,7 @@ class Role(StrEnum):
     AUDITOR = "auditor"
 
 
-ALL_ROLES = frozenset(Role)
+ALL_ROLES: frozenset[str] = frozenset(role.value for role in Role)
 
 
 @dataclass(frozen=True)
@@ -136,9 +136,9 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.has_any(allowed):
             raise MissingRole(
-                f"This action needs one of the roles {sorted(allowed)}; "
-                f"the token has {sorted(principal.roles)}.",
-                required_roles=sorted(allowed),
+                f"This action needs one of the roles {sorted(r.value for r in allowed)}; "
+                f"the token has {sorted(r.value for r in principal.roles)}.",
+                required_roles=sorted(r.value for r in allowed),
             )
         return principal
 

@@ -78,7 +78,8 @@ class EmbeddedPostgres:
             "shared_buffers=128MB",
         ]
         if not self.durable:
-            options += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+            # synchronous_commit stays on: fault tests kill the server, commits must survive.
+            options += ["fsync=off", "full_page_writes=off"]
         # pg_ctl hands -o to /bin/sh, hence the shell quoting.
         server_args = shlex.join(arg for option in options for arg in ("-c", option))
         logger.info("starting postgres in %s on %s:%s", self.data_dir, self.host, self.port)

@@ -93,7 +93,7 @@ def error_responses(*errors: type[ChangewardError]) -> dict[int | str, dict[str,
         responses[error.status] = {
             "model": Problem,
             "description": description,
-            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
     return responses
 

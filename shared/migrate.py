@@ -19,6 +19,7 @@ def alembic_config(service: str, database_url: str) -> Config:
         raise ValueError(f"unknown service {service!r}; expected one of {SERVICES}")
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(MIGRATIONS_DIR / service / "versions"))
     config.set_main_option(
         "file_template", "%%(year)d-%%(month).2d-%%(day).2d_%%(hour).2d%%(minute).2d_%%(slug)s"

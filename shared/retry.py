@@ -28,7 +28,7 @@ async def forever(
     """Call `fn(arg)` until it succeeds, backing off exponentially with jitter."""
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(Exception),
-        wait=wait_exponential_jitter(initial=0.05, max=max_wait),
+        wait=wait_exponential_jitter(multiplier=0.05, max=max_wait, jitter=0.1),
         before_sleep=_log_attempt(what),
         reraise=True,
     ):

@@ -84,7 +84,7 @@ def snapshot(change: ChangeRequest) -> ChangeSnapshot:
     return ChangeSnapshot(
         change_id=change.id,
         title=change.title,
-        category=change.category,  # type: ignore[arg-type]
+        category=change.category,
         services=change.services,
         environment=change.environment,
         window=Window(start=change.window_start_at, end=change.window_end_at),
@@ -99,16 +99,16 @@ def to_read(change: ChangeRequest) -> ChangeRead:
     return ChangeRead(
         id=change.id,
         title=change.title,
-        category=change.category,  # type: ignore[arg-type]
+        category=change.category,
         services=change.services,
         environment=change.environment,
         window=Window(start=change.window_start_at, end=change.window_end_at),
         plans=Plans.model_validate(change.plans),
         requester=change.requester,
         emergency=change.emergency,
-        status=change.status,  # type: ignore[arg-type]
-        impact_level=change.impact_level,  # type: ignore[arg-type]
-        outcome=change.outcome,  # type: ignore[arg-type]
+        status=change.status,
+        impact_level=change.impact_level,
+        outcome=change.outcome,
         version=change.version,
         created_at=change.created_at,
         updated_at=change.updated_at,

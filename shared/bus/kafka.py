@@ -117,7 +117,7 @@ class KafkaBus(Bus):
                     await consumer.stop()
 
 
-def _to_message(record: ConsumerRecord) -> Message:  # type: ignore[type-arg]
+def _to_message(record: ConsumerRecord) -> Message:
     return Message(
         topic=record.topic,
         key=(record.key or b"").decode(),

@@ -1,0 +1,53 @@
+# Changeward: the documented entry points. `make help` lists them.
+SHELL := bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help install run up down test lint format migrate kafka-up kafka-down clean
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED) ## Create .venv and install Changeward with its development tools.
+
+run: $(INSTALLED) ## All-in-one: the four services on 127.0.0.1:8080, embedded PostgreSQL, in-process bus.
+	$(BIN)/changeward run
+
+up: $(INSTALLED) ## Distributed: Kafka, PostgreSQL and the four services on ports 8081-8084.
+	bash deploy/local/up.sh
+
+down: ## Stop what `make up` started.
+	bash deploy/local/down.sh
+
+test: $(INSTALLED) ## Every test; starts PostgreSQL and Kafka itself.
+	$(BIN)/pytest
+
+lint: $(INSTALLED) ## ruff (check and format) and mypy --strict.
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(INSTALLED) ## Apply ruff's fixes and formatting.
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: $(INSTALLED) ## Migrate every service's schema, then check models and schema agree.
+	$(BIN)/changeward migrate --check
+
+kafka-up: ## Start the local Kafka broker (KRaft, 127.0.0.1:9092).
+	bash deploy/kafka/kafka.sh up
+
+kafka-down: ## Stop the local Kafka broker.
+	bash deploy/kafka/kafka.sh down
+
+clean: down ## Stop everything and delete local data (.changeward, .cache).
+	rm -rf .changeward .cache

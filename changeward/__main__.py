@@ -1,0 +1,3 @@
+from changeward.cli import app
+
+app()

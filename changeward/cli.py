@@ -1,0 +1,167 @@
+"""The `changeward` command: run the services, migrate, mint development tokens."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from changeward import stack
+from changeward.allinone import SERVICES, create_app, create_service_app
+from shared import migrate as migrations
+from shared.auth import ALL_ROLES, mint_token
+from shared.observability import configure_logging
+from shared.settings import Settings, get_settings
+
+app = typer.Typer(help="Changeward: production change management.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for development.", no_args_is_help=True)
+postgres_app = typer.Typer(help="The embedded PostgreSQL server.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(postgres_app, name="postgres")
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run all four services in one process (embedded PostgreSQL and in-process bus by default)."""
+    settings, created = stack.ensure_jwt_secret(_settings())
+    database_url, server = stack.ensure_database(settings)
+    try:
+        stack.migrate_all(database_url)
+        _print_welcome(settings, created, host or settings.host, port or settings.port)
+        uvicorn.run(
+            create_app(settings, database_url),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="warning",
+        )
+    finally:
+        if server is not None:
+            server.stop()
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of {', '.join(SERVICES)}.")],
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run one service (the distributed mode); migrates its own schema first."""
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; expected one of {list(SERVICES)}")
+    settings, _ = stack.ensure_jwt_secret(_settings())
+    database_url, _server = stack.ensure_database(settings)
+    migrations.upgrade(database_url, [service])
+    uvicorn.run(
+        create_service_app(service, settings, database_url),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="warning",
+    )
+
+
+@app.command()
+def migrate(
+    service: Annotated[list[str] | None, typer.Option(help="Only these services.")] = None,
+    check: Annotated[bool, typer.Option(help="Fail if models and schema differ.")] = False,
+) -> None:
+    """Migrate each service's schema to its latest revision."""
+    settings = _settings()
+    database_url, _ = stack.ensure_database(settings)
+    services = service or list(SERVICES)
+    migrations.upgrade(database_url, services)
+    if check:
+        migrations.check(database_url, services)
+    console.print(f"[green]migrated[/] {', '.join(services)}")
+
+
+def _parse_ttl(text: str) -> timedelta:
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if not match:
+        raise typer.BadParameter("use a number and a unit, e.g. 90s, 30m, 12h, 7d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
+    return timedelta(**{unit: int(match[1])})
+
+
+@token_app.command("mint")
+def token_mint(
+    sub: Annotated[str, typer.Option(help="Who the token identifies.")],
+    roles: Annotated[str, typer.Option(help="Comma-separated roles.")],
+    ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 12h.")] = "12h",
+) -> None:
+    """Print an HS256 token signed with CHANGEWARD_JWT_SECRET (or the local one)."""
+    settings, _ = stack.ensure_jwt_secret(get_settings())
+    if not settings.jwt_secret:
+        raise typer.BadParameter("tokens are minted with CHANGEWARD_JWT_SECRET; it is not set")
+    role_list = [role.strip() for role in roles.split(",") if role.strip()]
+    unknown = sorted(set(role_list) - ALL_ROLES)
+    if unknown:
+        raise typer.BadParameter(f"unknown roles {unknown}; expected some of {sorted(ALL_ROLES)}")
+    token = mint_token(
+        settings.jwt_secret,
+        subject=sub,
+        roles=role_list,
+        ttl=_parse_ttl(ttl),
+        audience=settings.jwt_audience,
+    )
+    typer.echo(token)
+
+
+@token_app.command("secret")
+def token_secret() -> None:
+    """Print the HS256 secret in use (creating the local one under the data folder if unset)."""
+    settings, _ = stack.ensure_jwt_secret(get_settings())
+    if not settings.jwt_secret:
+        raise typer.BadParameter("tokens are verified with CHANGEWARD_JWKS_URL; there is no secret")
+    typer.echo(settings.jwt_secret)
+
+
+@postgres_app.command("start")
+def postgres_start() -> None:
+    """Start the embedded PostgreSQL (kept running) and print its URL."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server = stack.embedded_postgres(settings)
+    server.start()
+    server.create_database(stack.DATABASE_NAME)
+    typer.echo(server.url(stack.DATABASE_NAME))
+
+
+@postgres_app.command("stop")
+def postgres_stop() -> None:
+    """Stop the embedded PostgreSQL."""
+    stack.embedded_postgres(get_settings()).stop()
+
+
+def _print_welcome(settings: Settings, created_secret: bool, host: str, port: int) -> None:
+    assert settings.jwt_secret
+    token = mint_token(
+        settings.jwt_secret,
+        subject="admin",
+        roles=["change_lead"],
+        ttl=timedelta(days=1),
+        audience=settings.jwt_audience,
+    )
+    if created_secret:
+        console.print(f"Generated a JWT secret in {settings.data_dir / 'jwt-secret'}.")
+    console.print(
+        f"[bold]Changeward[/] all-in-one on [cyan]http://{host}:{port}[/] (docs at /docs)"
+    )
+    console.print("A change_lead token for the next 24 h:")
+    console.print(token, soft_wrap=True, highlight=False)
+    console.print(
+        "More: [cyan]changeward token mint --sub alice --roles requester[/]", highlight=False
+    )

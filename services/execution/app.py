@@ -1,0 +1,24 @@
+"""The execution service: its router, tables and event handlers, and its own app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.execution.api import router
+from services.execution.handlers import HANDLERS
+from services.execution.models import tables
+from shared.runtime import ServiceModule, build_app
+from shared.settings import Settings
+
+SERVICE = ServiceModule(
+    name="execution",
+    router=router,
+    tables=tables,
+    handlers=HANDLERS,
+    consumes=lambda settings: [settings.changes_topic, settings.deployments_topic],
+    description="Execution of approved changes, from ready to accepted.",
+)
+
+
+def create_app(settings: Settings, database_url: str) -> FastAPI:
+    return build_app([SERVICE], settings, database_url=database_url, title="Changeward execution")
