@@ -36,8 +36,9 @@ readonly KAFKA_VERSION=4.1.1   # keep in sync with kafka.version in pom.xml
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 
-KAFKA_HOME="${CHANGEWARD_KAFKA_HOME:-$REPO_ROOT/.cache/kafka}"
-DATA_DIR="${CHANGEWARD_KAFKA_DATA:-$REPO_ROOT/.cache/kafka-data}"
+# Absolute paths: they end up in server.properties and in the broker's command line.
+KAFKA_HOME="$(realpath -m "${CHANGEWARD_KAFKA_HOME:-$REPO_ROOT/.cache/kafka}")"
+DATA_DIR="$(realpath -m "${CHANGEWARD_KAFKA_DATA:-$REPO_ROOT/.cache/kafka-data}")"
 PORT="${CHANGEWARD_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${CHANGEWARD_KAFKA_CONTROLLER_PORT:-9093}"
 START_TIMEOUT="${CHANGEWARD_KAFKA_START_TIMEOUT:-90}"
@@ -152,28 +153,33 @@ check_java() {
 fetch_jars() {
   local want
   want="kafka=$KAFKA_VERSION pom-sha256=$(sha256sum "$SCRIPT_DIR/pom.xml" | cut -d' ' -f1)"
-  if [[ -f "$STAMP_FILE" && "$(<"$STAMP_FILE")" == "$want" ]]; then
-    return 0
-  fi
+  [[ -f "$STAMP_FILE" && "$(<"$STAMP_FILE")" == "$want" ]] && return 0
 
   command -v mvn >/dev/null || die "mvn not found: needed once to fetch Kafka jars"
   make_private_dir "$KAFKA_HOME"
-  log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIBS_DIR"
-  local tmp mvn_log="$KAFKA_HOME/mvn.log"
-  tmp="$(mktemp -d "$KAFKA_HOME/libs.tmp.XXXXXX")"
-  if ! mvn -B --no-transfer-progress -f "$SCRIPT_DIR/pom.xml" \
-        dependency:copy-dependencies -DincludeScope=runtime \
-        -DoutputDirectory="$tmp" >"$mvn_log" 2>&1; then
-    tail -n 30 "$mvn_log" >&2
-    rm -rf "$tmp"
-    die "maven failed (full log: $mvn_log)"
-  fi
-  [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] ||
-    die "kafka_2.13-$KAFKA_VERSION.jar missing after fetch; is pom.xml in sync with KAFKA_VERSION?"
-  rm -rf "$LIBS_DIR"
-  mv "$tmp" "$LIBS_DIR"
-  echo "$want" >"$STAMP_FILE"
-  log "fetched $(find "$LIBS_DIR" -name '*.jar' | wc -l) jars"
+  # Brokers with different data dirs share this cache, so fetch under a lock
+  # (fd 8, released when the subshell ends).
+  (
+    flock -w 600 8 || die "timed out waiting for another fetch into $KAFKA_HOME"
+    [[ -f "$STAMP_FILE" && "$(<"$STAMP_FILE")" == "$want" ]] && exit 0  # fetched while we waited
+
+    log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIBS_DIR"
+    local tmp mvn_log="$KAFKA_HOME/mvn.log"
+    tmp="$(mktemp -d "$KAFKA_HOME/libs.tmp.XXXXXX")"
+    if ! mvn -B --no-transfer-progress -f "$SCRIPT_DIR/pom.xml" \
+          dependency:copy-dependencies -DincludeScope=runtime \
+          -DoutputDirectory="$tmp" >"$mvn_log" 2>&1; then
+      tail -n 30 "$mvn_log" >&2
+      rm -rf "$tmp"
+      die "maven failed (full log: $mvn_log)"
+    fi
+    [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] ||
+      die "kafka_2.13-$KAFKA_VERSION.jar missing after fetch; is pom.xml in sync with KAFKA_VERSION?"
+    rm -rf "$LIBS_DIR"
+    mv "$tmp" "$LIBS_DIR"
+    echo "$want" >"$STAMP_FILE"
+    log "fetched $(find "$LIBS_DIR" -name '*.jar' | wc -l) jars"
+  ) 8>"$KAFKA_HOME/.lock"
 }
 
 write_config() {
@@ -250,6 +256,7 @@ EOF
     <Logger name="state.change.logger" level="WARN"/>
     <Logger name="kafka.log.LogCleaner" level="WARN"/>
     <Logger name="org.apache.kafka.storage.internals.log" level="WARN"/>
+    <Logger name="org.apache.kafka.coordinator.common.runtime" level="WARN"/>
   </Loggers>
 </Configuration>
 EOF
@@ -282,7 +289,11 @@ wait_until_ready() {
       rm -f "$PID_FILE"
       die "broker exited during startup (logs in $LOG_DIR)"
     fi
-    # Only look at what this start wrote, not at earlier runs' lines.
+    # Only look at what this start wrote, not at earlier runs' lines
+    # (unless server.log was just rolled over and is shorter than before).
+    if [[ -f "$SERVER_LOG" ]] && (( $(wc -c <"$SERVER_LOG") < log_offset )); then
+      log_offset=0
+    fi
     if tail -c "+$((log_offset + 1))" "$SERVER_LOG" 2>/dev/null |
          grep -q 'Kafka Server started' && port_open "$PORT"; then
       log "ready on $HOST:$PORT (pid $pid, $((SECONDS - start)) s)"
@@ -326,7 +337,9 @@ cmd_up() {
 
   log "starting Kafka $KAFKA_VERSION (data: $DATA_DIR)"
   # JVM flags follow Kafka's own kafka-server-start.sh / kafka-run-class.sh,
-  # with a smaller heap. `9>&-` closes our lock fd so the broker won't hold it.
+  # with a smaller heap. The broker runs in $DATA_DIR (so a JVM crash file
+  # lands there) and must not inherit our lock on fd 9.
+  cd "$DATA_DIR"
   nohup "$JAVA" \
     -Xms256m -Xmx512m \
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
