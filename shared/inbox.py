@@ -38,10 +38,13 @@ class IdempotentConsumer:
         tables: MessagingTables,
         database: Database,
         handlers: Mapping[EventType, EventHandler],
+        *,
+        handle_any: EventHandler | None = None,
     ) -> None:
         self.tables = tables
         self._database = database
         self._handlers = {event_type.value: handler for event_type, handler in handlers.items()}
+        self._handle_any = handle_any
 
     async def __call__(self, message: Message) -> None:
         try:
@@ -51,7 +54,7 @@ class IdempotentConsumer:
                 "dropping a message that is not a CloudEvent", topic=message.topic, error=str(error)
             )
             return
-        handler = self._handlers.get(event.event_type)
+        handler = self._handlers.get(event.event_type, self._handle_any)
         if handler is None:
             return
         try:

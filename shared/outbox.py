@@ -193,10 +193,14 @@ class OutboxRelay:
                     )
                     await asyncio.sleep(self._idle_poll)
                     continue
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll)
+                    async with asyncio.timeout(self._idle_poll):
+                        await self._wakeup.wait()
         finally:
             listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
 
     async def _listen(self) -> None:
         channel = notify_channel(self.tables.schema)

@@ -34,8 +34,17 @@ class ServiceModule:
     router: APIRouter
     tables: MessagingTables
     handlers: Mapping[EventType, EventHandler] = field(default_factory=dict)
+    # Receives every event without a handler of its own, even of types this build does
+    # not know yet: the audit ledger records everything.
+    handle_any: EventHandler | None = None
     consumes: Callable[[Settings], Sequence[str]] = lambda settings: ()
     description: str = ""
+
+
+def consumer_of(service: ServiceModule, database: Database) -> IdempotentConsumer:
+    return IdempotentConsumer(
+        service.tables, database, service.handlers, handle_any=service.handle_any
+    )
 
 
 def make_bus(settings: Settings) -> Bus:
@@ -62,8 +71,9 @@ def build_app(
             for service in services:
                 topics = service.consumes(settings)
                 if topics:
-                    consumer = IdempotentConsumer(service.tables, database, service.handlers)
-                    bus.subscribe(f"changeward-{service.name}", topics, consumer)
+                    bus.subscribe(
+                        f"changeward-{service.name}", topics, consumer_of(service, database)
+                    )
             await bus.start()
             stack.push_async_callback(bus.stop)
             relays = [OutboxRelay(s.tables, database, bus, settings) for s in services]
@@ -116,7 +126,8 @@ def _health_router() -> APIRouter:
         bus: Bus = request.app.state.bus
         checks: dict[str, str] = {}
         try:
-            await asyncio.wait_for(database.ping(), timeout=2)
+            async with asyncio.timeout(2):
+                await database.ping()
             checks["database"] = "ok"
         except Exception as error:  # noqa: BLE001 - any failure means not ready
             checks["database"] = f"unreachable: {error!r}"

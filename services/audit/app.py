@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.audit.api import router
-from services.audit.handlers import HANDLERS
+from services.audit.handlers import record_in_ledger
 from services.audit.models import tables
 from shared.runtime import ServiceModule, build_app
 from shared.settings import Settings
@@ -14,7 +14,7 @@ SERVICE = ServiceModule(
     name="audit",
     router=router,
     tables=tables,
-    handlers=HANDLERS,
+    handle_any=record_in_ledger,
     consumes=lambda settings: [settings.changes_topic, settings.deployments_topic],
     description="The ledger: every event, hash-chained, append-only; the system of record.",
 )

@@ -68,7 +68,8 @@ class KafkaBus(Bus):
         if self._producer is None:
             return False
         try:
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout=2)
+            async with asyncio.timeout(2):
+                await self._producer.client.fetch_all_metadata()
         except (TimeoutError, KafkaError):
             return False
         return True

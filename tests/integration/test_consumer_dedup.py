@@ -6,14 +6,14 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from services.audit.app import SERVICE as AUDIT
 
+from services.audit.app import SERVICE as AUDIT
 from services.intake.app import SERVICE as INTAKE
 from shared.bus import KafkaBus, Message
 from shared.contracts import ChangeAssessed, EventType, ImpactLevel, RequiredApproval
 from shared.db import Database
 from shared.events import CloudEvent, full_type, source_of
-from shared.inbox import IdempotentConsumer
+from shared.runtime import consumer_of
 from shared.settings import Settings
 from tests.conftest import fresh_database
 from tests.support.clients import CHANGE_BODY, Tokens, eventually, fetch, scalar
@@ -53,7 +53,7 @@ async def test_intake_applies_a_redelivered_event_once(
     database: Database, dedup_db: str, api_factory_change: str
 ) -> None:
     change_id = api_factory_change
-    consumer = IdempotentConsumer(INTAKE.tables, database, INTAKE.handlers)
+    consumer = consumer_of(INTAKE, database)
     message = _assessed(change_id, ImpactLevel.IMPORTANT)
     await consumer(message)
     first = (
@@ -111,7 +111,7 @@ async def test_the_ledger_records_an_event_published_twice_once(
     bus.subscribe(
         f"audit-{uuid.uuid4().hex}",
         [kafka_settings.changes_topic],
-        IdempotentConsumer(AUDIT.tables, database, AUDIT.handlers),
+        consumer_of(AUDIT, database),
     )
     duplicates_before = consumed("audit", "change.assessed", "duplicate")
     await bus.start()

@@ -11,14 +11,14 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from services.audit.app import SERVICE as AUDIT
 
+from services.audit.app import SERVICE as AUDIT
 from services.intake.models import tables as intake_tables
 from shared.bus import KafkaBus
 from shared.contracts import ChangeCancelled, EventType
 from shared.db import Database
-from shared.inbox import IdempotentConsumer
 from shared.outbox import OutboxRelay, record_event
+from shared.runtime import consumer_of
 from shared.settings import Settings
 from tests.conftest import fresh_database
 from tests.support.clients import eventually, scalar
@@ -152,7 +152,7 @@ async def test_relay_killed_between_publish_and_mark_sent_republishes_and_applie
     consumer_bus.subscribe(
         f"audit-{uuid.uuid4().hex}",
         [kafka_settings.changes_topic],
-        IdempotentConsumer(AUDIT.tables, database, AUDIT.handlers),
+        consumer_of(AUDIT, database),
     )
     await consumer_bus.start()
     try:
