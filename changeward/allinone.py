@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from services.audit.app import SERVICE as AUDIT
 
+from services.audit.app import SERVICE as AUDIT
 from services.execution.app import SERVICE as EXECUTION
 from services.intake.app import SERVICE as INTAKE
 from services.review.app import SERVICE as REVIEW

@@ -49,7 +49,10 @@ async def test_wrong_role_is_403(api: httpx.AsyncClient, tokens: Tokens) -> None
 
 
 async def test_health_checks_need_no_token(api: httpx.AsyncClient) -> None:
-    assert (await api.get("/healthz")).json() == {"status": "ok"}
+    health = await api.get("/healthz", headers={"X-Request-ID": "trace-me-42"})
+    assert health.json() == {"status": "ok"}
+    assert health.headers["x-request-id"] == "trace-me-42"
+    assert len((await api.get("/healthz")).headers["x-request-id"]) == 32
     ready = await api.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
