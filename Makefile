@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run up down test lint format migrate kafka-up kafka-down clean
+.PHONY: help install run up down test lint format migrate asyncapi kafka-up kafka-down clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ format: $(INSTALLED) ## Apply ruff's fixes and formatting.
 
 migrate: $(INSTALLED) ## Migrate every service's schema, then check models and schema agree.
 	$(BIN)/changeward migrate --check
+
+asyncapi: $(INSTALLED) ## Regenerate docs/asyncapi.json, the event catalog, from the event contracts.
+	$(BIN)/python -m shared.catalog docs/asyncapi.json
 
 kafka-up: ## Start the local Kafka broker (KRaft, 127.0.0.1:9092).
 	bash deploy/kafka/kafka.sh up

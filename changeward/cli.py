@@ -12,6 +12,7 @@ from rich.console import Console
 
 from changeward import stack
 from changeward.allinone import SERVICES, create_app, create_service_app
+from changeward.audit_cli import audit_app
 from shared import migrate as migrations
 from shared.auth import ALL_ROLES, mint_token
 from shared.observability import configure_logging
@@ -22,6 +23,7 @@ token_app = typer.Typer(help="Bearer tokens for development.", no_args_is_help=T
 postgres_app = typer.Typer(help="The embedded PostgreSQL server.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(postgres_app, name="postgres")
+app.add_typer(audit_app, name="audit")
 console = Console(stderr=True)
 
 
@@ -59,12 +61,13 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Run one service (the distributed mode); migrates its own schema first."""
+    """Run one service (distributed mode); migrates its schema first unless told not to."""
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}; expected one of {list(SERVICES)}")
     settings, _ = stack.ensure_jwt_secret(_settings())
     database_url, _server = stack.ensure_database(settings)
-    migrations.upgrade(database_url, [service])
+    if settings.migrate_on_start:
+        migrations.upgrade(database_url, [service])
     uvicorn.run(
         create_service_app(service, settings, database_url),
         host=host or settings.host,

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shared.auth import Role
+from shared.change_details import CategoryDetails, details_matching_category
+from shared.change_evidence import Contact, ImplementationStep, TestEvidence, VerificationCheck
 
 
 class Category(StrEnum):
@@ -55,6 +57,16 @@ class Decision(StrEnum):
     REJECT = "reject"
 
 
+class DeploymentStatus(StrEnum):
+    """Where a CI/CD deployment stands, whichever provider reported it."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 class EventType(StrEnum):
     CHANGE_REQUESTED = "change.requested"
     CHANGE_UPDATED = "change.updated"
@@ -69,6 +81,7 @@ class EventType(StrEnum):
     CHANGE_ROLLED_BACK = "change.rolled_back"
     CHANGE_ACCEPTED = "change.accepted"
     DEPLOYMENT_REPORTED = "deployment.reported"
+    TREE_HEAD_PUBLISHED = "audit.tree_head_published"
 
 
 def _non_blank(value: str) -> str:
@@ -98,16 +111,43 @@ class Window(BaseModel):
 
 
 class Plans(BaseModel):
-    """The implementation, rollback (emergency) and verification plans."""
+    """The implementation, rollback (emergency) and verification plans.
+
+    Each plan is free text; the implementation and verification plans may also be
+    structured as steps and checks, and either form counts as the plan being present.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    implementation: str | None = None
-    rollback: str | None = None
-    verification: str | None = None
+    REQUIRED: ClassVar[tuple[str, ...]] = ("implementation", "rollback", "verification")
+
+    implementation: str | None = Field(default=None, description="How the change is made.")
+    rollback: str | None = Field(
+        default=None, description="The emergency plan: how the change is undone."
+    )
+    verification: str | None = Field(default=None, description="How the change is shown to work.")
+    implementation_steps: list[ImplementationStep] = Field(
+        default_factory=list,
+        max_length=200,
+        description="The implementation plan as ordered steps, each saying if it is automated.",
+    )
+    verification_checks: list[VerificationCheck] = Field(
+        default_factory=list,
+        max_length=200,
+        description="The verification plan as checks with their expected results.",
+    )
 
     def missing(self) -> list[str]:
-        return [name for name, text in self.model_dump().items() if not (text or "").strip()]
+        """The required plans that are absent (blank text and no structure)."""
+        structured = {
+            "implementation": bool(self.implementation_steps),
+            "verification": bool(self.verification_checks),
+        }
+        return [
+            name
+            for name in self.REQUIRED
+            if not (getattr(self, name) or "").strip() and not structured.get(name, False)
+        ]
 
 
 class ChangeSnapshot(BaseModel):
@@ -123,6 +163,32 @@ class ChangeSnapshot(BaseModel):
     requester: str
     emergency: bool = False
     version: int
+    details: CategoryDetails | None = Field(
+        default=None,
+        description="The category's own details (the model named after `category`); "
+        "absent when the requester gave none.",
+    )
+    business_justification: str | None = Field(
+        default=None, description="Why the business needs the change."
+    )
+    test_evidence: list[TestEvidence] = Field(
+        default_factory=list, description="Test suite results; empty when none were given."
+    )
+    contacts: list[Contact] = Field(
+        default_factory=list, description="Whom stakeholders reach about the change."
+    )
+    standard: bool = Field(
+        default=False,
+        description="Created from a standard-change template (a pre-approvable, known change).",
+    )
+    template_id: UUID | None = Field(
+        default=None, description="The standard-change template it was created from."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _details_of_category(cls, data: Any) -> Any:
+        return details_matching_category(data, model=cls.__name__)
 
 
 class RequiredApproval(BaseModel):
@@ -184,6 +250,44 @@ class ChangeAccepted(BaseModel):
     notes: str | None = None
 
 
+class TreeHeadPublished(BaseModel):
+    """A signed head of the audit ledger's Merkle tree, for outside witnesses to keep."""
+
+    size: int = Field(ge=0)
+    root: str = Field(description="The RFC 9162 Merkle tree hash, lowercase hex.")
+    timestamp: datetime
+    signature: str = Field(description="Ed25519 signature, base64; see GET /v1/audit/public-key.")
+    key_id: str
+
+
+class DeploymentReported(BaseModel):
+    """A CI/CD deployment as reported by a pipeline or a provider's webhook, normalized."""
+
+    deployment_id: UUID = Field(description="Intake's id of the report.")
+    provider: str = Field(description="`generic`, `github`, `gitlab` or `argocd`.")
+    external_id: str | None = Field(default=None, description="The provider's delivery id.")
+    service: str
+    environment: str
+    version: str | None = None
+    status: DeploymentStatus
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    pipeline_url: str | None = None
+    commit: str | None = None
+    change_id: UUID | None = Field(
+        default=None, description="The change the deployment belongs to, when one was found."
+    )
+    correlation: str = Field(
+        description="How the change was found: `explicit` (named by the report), "
+        "`unknown_change` (named, but intake has no such change), `window` (the change of "
+        "that service and environment whose window contains the deployment) or `none`."
+    )
+    unauthorized: bool = Field(
+        description="A production deployment without an approved change: recorded, not rejected."
+    )
+    reported_by: str = Field(description="The token subject, or `webhook:<provider>`.")
+
+
 EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
     EventType.CHANGE_REQUESTED: ChangeSnapshot,
     EventType.CHANGE_UPDATED: ChangeSnapshot,
@@ -197,6 +301,8 @@ EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
     EventType.CHANGE_FAILED: ExecutionFinished,
     EventType.CHANGE_ROLLED_BACK: ExecutionFinished,
     EventType.CHANGE_ACCEPTED: ChangeAccepted,
+    EventType.DEPLOYMENT_REPORTED: DeploymentReported,
+    EventType.TREE_HEAD_PUBLISHED: TreeHeadPublished,
 }
 
 # The overall status each lifecycle event moves a change to.

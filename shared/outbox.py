@@ -96,12 +96,12 @@ class OutboxRelay:
         self._bus = bus
         self._batch_size = settings.relay_batch_size
         self._idle_poll = settings.relay_idle_poll_seconds
+        special_topics = {
+            EventType.DEPLOYMENT_REPORTED: settings.deployments_topic,
+            EventType.TREE_HEAD_PUBLISHED: settings.tree_heads_topic,
+        }
         self._topic_of = {
-            event_type: (
-                settings.deployments_topic
-                if event_type is EventType.DEPLOYMENT_REPORTED
-                else settings.changes_topic
-            )
+            event_type: special_topics.get(event_type, settings.changes_topic)
             for event_type in EventType
         }
         self._lock_key = zlib.crc32(f"outbox:{tables.schema}".encode())

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
@@ -14,9 +15,11 @@ from fastapi.responses import JSONResponse
 
 from shared.auth import TokenVerifier
 from shared.bus import Bus, InProcessBus, KafkaBus
+from shared.catalog import catalog_router
 from shared.contracts import EventType
 from shared.db import Database
 from shared.errors import install_error_handlers
+from shared.idempotency import idempotency_table_of, run_purger
 from shared.inbox import EventHandler, IdempotentConsumer
 from shared.observability import RequestContextMiddleware, metrics_endpoint
 from shared.outbox import OutboxRelay
@@ -39,6 +42,8 @@ class ServiceModule:
     handle_any: EventHandler | None = None
     consumes: Callable[[Settings], Sequence[str]] = lambda settings: ()
     description: str = ""
+    # Runs for the app's lifetime (cancelled at shutdown), e.g. the ledger's tree-head signer.
+    background: Callable[[Database, Settings], Coroutine[Any, Any, None]] | None = None
 
 
 def consumer_of(service: ServiceModule, database: Database) -> IdempotentConsumer:
@@ -78,6 +83,23 @@ def build_app(
             stack.push_async_callback(bus.stop)
             relays = [OutboxRelay(s.tables, database, bus, settings) for s in services]
             tasks = [asyncio.create_task(r.run(), name=f"relay-{r.tables.schema}") for r in relays]
+            tasks += [
+                asyncio.create_task(s.background(database, settings), name=f"{s.name}-background")
+                for s in services
+                if s.background is not None
+            ]
+            idempotency_tables = [
+                table
+                for s in services
+                if (table := idempotency_table_of(s.tables.outbox.metadata)) is not None
+            ]
+            if idempotency_tables:
+                tasks.append(
+                    asyncio.create_task(
+                        run_purger(database, idempotency_tables, settings),
+                        name="idempotency-purger",
+                    )
+                )
             stack.push_async_callback(_cancel, tasks)
             app.state.database = database
             app.state.bus = bus
@@ -100,6 +122,7 @@ def build_app(
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(_health_router())
+    app.include_router(catalog_router())
     for service in services:
         app.include_router(service.router)
     return app

@@ -42,14 +42,34 @@ class Settings(BaseSettings):
     relay_batch_size: int = 200
     relay_idle_poll_seconds: float = 1.0
 
+    # `changeward serve` migrates its own schema first; turn off where a migrations job
+    # runs before the replicas (compose, Kubernetes), so replicas never race on DDL.
+    migrate_on_start: bool = True
+
+    # Base64 of a 32-byte Ed25519 seed, or a PKCS#8 PEM; unset, the audit service keeps one
+    # under data_dir (fine for one process; replicas must share a configured key).
+    audit_signing_key: str | None = None
+    # How often the audit service signs a tree head while entries arrive.
+    tree_head_interval_seconds: float = Field(default=1.0, gt=0)
+    tree_heads_topic: str = "changeward.tree-heads.v1"
+
+    # Secrets of CI/CD providers' webhooks to POST /v1/deployments; a provider whose secret
+    # is set may post without a bearer token (its signature or token authenticates it).
+    github_webhook_secret: str | None = None
+    gitlab_webhook_token: str | None = None
+    argocd_webhook_token: str | None = None
+    # Idempotency keys are kept at least this long, then purged.
+    idempotency_key_ttl_hours: float = Field(default=24.0, ge=24.0)
+    idempotency_purge_interval_seconds: float = Field(default=3600.0, gt=0)
+
     jwt_secret: str | None = None
     jwks_url: str | None = None
     jwt_audience: str = "changeward"
     jwt_issuer: str | None = None
 
     @property
-    def topics(self) -> tuple[str, str]:
-        return (self.changes_topic, self.deployments_topic)
+    def topics(self) -> tuple[str, ...]:
+        return (self.changes_topic, self.deployments_topic, self.tree_heads_topic)
 
 
 @lru_cache

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -60,7 +62,12 @@ async def database_url(pg_server: str) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, jwt_secret: str) -> Settings:
-    return Settings(database_url=database_url, jwt_secret=jwt_secret, relay_idle_poll_seconds=0.2)
+    return Settings(
+        database_url=database_url,
+        jwt_secret=jwt_secret,
+        audit_signing_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        relay_idle_poll_seconds=0.2,
+    )
 
 
 @pytest.fixture(scope="session")

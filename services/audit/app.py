@@ -1,4 +1,4 @@
-"""The audit service: its router, tables and event handlers, and its own app."""
+"""The audit service: its router, tables, event handlers and tree-head signer, and its own app."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.audit.api import router
 from services.audit.handlers import record_in_ledger
 from services.audit.models import tables
+from services.audit.tree_heads import run_tree_head_signer
 from shared.runtime import ServiceModule, build_app
 from shared.settings import Settings
 
@@ -15,8 +16,10 @@ SERVICE = ServiceModule(
     router=router,
     tables=tables,
     handle_any=record_in_ledger,
+    # Never its own tree-heads topic: recording a head would grow the tree, forever.
     consumes=lambda settings: [settings.changes_topic, settings.deployments_topic],
     description="The ledger: every event, hash-chained, append-only; the system of record.",
+    background=run_tree_head_signer,
 )
 
 

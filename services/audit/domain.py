@@ -72,6 +72,7 @@ class EntryColumns:
     source: str
     source_sequence: int
     recorded_at: datetime
+    actor: str
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def columns_of(entry: Mapping[str, Any]) -> EntryColumns:
         source=event["source"],
         source_sequence=int(event["sequence"]),
         recorded_at=datetime.fromisoformat(entry["recorded_at"]),
+        actor=str(event["actor"]),
     )
 
 

@@ -1,4 +1,4 @@
-"""Tables of the audit schema: the hash-chained ledger and its head."""
+"""Tables of the audit schema: the hash-chained ledger, its Merkle tree, heads and search index."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, SmallInteger, Text
-from sqlalchemy.dialects.postgresql import JSON, TIMESTAMP
+from sqlalchemy import BigInteger, CheckConstraint, Identity, Index, LargeBinary, SmallInteger, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import service_metadata
@@ -17,6 +17,8 @@ metadata = service_metadata("audit")
 tables = messaging_tables(metadata)
 
 HEAD_ID = 1
+# Created by the audit migration; see `shared.settings.Settings.audit_writer_role`.
+WRITER_ROLE = "changeward_audit_writer"
 
 
 class Base(DeclarativeBase):
@@ -34,6 +36,9 @@ class LedgerEntry(Base):
     __table_args__ = (
         CheckConstraint("sequence >= 1", name="sequence_positive"),
         Index("ix_ledger_entry_subject_sequence", "subject", "sequence"),
+        Index("ix_ledger_entry_recorded_at", "recorded_at"),
+        Index("ix_ledger_entry_actor_sequence", "actor", "sequence"),
+        Index("ix_ledger_entry_event_type_sequence", "event_type", "sequence"),
     )
 
     # Assigned by the writer under the head's lock: a database sequence would leave gaps.
@@ -43,6 +48,7 @@ class LedgerEntry(Base):
     subject: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(Text)
     source_sequence: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(Text)
     # `json`, not `jsonb`: PostgreSQL keeps `json` text byte for byte, and the hash is over
     # those bytes. The JSON type's own (de)serializer would re-encode it, so the repository
     # writes and reads it as text (`cast`), never as a Python dict.
@@ -53,7 +59,11 @@ class LedgerEntry(Base):
 
 
 class LedgerHead(Base):
-    """The single row naming the ledger's size and last hash; locking it serializes appends."""
+    """The single row naming the ledger's size, last hash and Merkle frontier.
+
+    Locking it serializes appends. The one ledger table the writer may UPDATE: it is a
+    cache of the chain's and tree's tips, checked by verification and signed tree heads.
+    """
 
     __tablename__ = "ledger_head"
     __table_args__ = (CheckConstraint(f"id = {HEAD_ID}", name="single_row"),)
@@ -61,3 +71,52 @@ class LedgerHead(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
     head_hash: Mapped[str] = mapped_column(Text)
+    # The roots of the perfect subtrees covering the ledger, largest first (see merkle.py).
+    frontier: Mapped[list[bytes]] = mapped_column(ARRAY(LargeBinary), server_default="{}")
+
+
+class MerkleNode(Base):
+    """A perfect subtree's hash: 2**level leaves from leaf index * 2**level (level 0: a leaf).
+
+    Final once written, so append-only like the ledger; proofs are assembled from these.
+    """
+
+    __tablename__ = "merkle_node"
+    __table_args__ = (CheckConstraint("level >= 0 AND index >= 0", name="coordinates"),)
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SignedTreeHeadRow(Base):
+    """A signed tree head as the ledger issued it (append-only)."""
+
+    __tablename__ = "tree_head"
+    __table_args__ = (Index("ix_tree_head_size", "size"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    signed_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(Text)
+
+
+class LedgerSubject(Base):
+    """What the ledger has learnt about each subject (a change), for searching its entries.
+
+    A derived index, not evidence: rebuilt from the entries if in doubt.
+    """
+
+    __tablename__ = "ledger_subject"
+    __table_args__ = (
+        Index("ix_ledger_subject_services", "services", postgresql_using="gin"),
+        Index("ix_ledger_subject_environment", "environment"),
+    )
+
+    subject: Mapped[str] = mapped_column(Text, primary_key=True)
+    services: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    environment: Mapped[str | None] = mapped_column(Text)
+    impact_level: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)

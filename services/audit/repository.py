@@ -1,15 +1,26 @@
-"""Every query of the audit service."""
+"""The ledger's append path and chain reads; tree and search queries live beside it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Text, cast, select, type_coerce, update
+from sqlalchemy import ColumnElement, Row, Text, cast, func, select, text, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.domain import EntryColumns, Head, StoredEntry
-from services.audit.models import HEAD_ID, LedgerEntry, LedgerHead
+from services.audit.facets import Facets
+from services.audit.merkle import Frontier, Node
+from services.audit.models import (
+    HEAD_ID,
+    WRITER_ROLE,
+    LedgerEntry,
+    LedgerHead,
+    LedgerSubject,
+    MerkleNode,
+)
 
 # The entry exactly as stored: `json` keeps its text, and casting to text returns it unchanged.
 ENTRY_TEXT = cast(LedgerEntry.entry, Text)
@@ -26,7 +37,16 @@ STORED_ENTRIES = select(
     LedgerEntry.source,
     LedgerEntry.source_sequence,
     LedgerEntry.recorded_at,
+    LedgerEntry.actor,
 )
+
+
+@dataclass
+class LedgerTip:
+    """The ledger's chain head and Merkle frontier, as the head row records them."""
+
+    head: Head
+    frontier: Frontier
 
 
 def _as_json(entry: str) -> ColumnElement[Any]:
@@ -42,11 +62,15 @@ class LedgerRepository:
     def from_session(cls, session: AsyncSession) -> LedgerRepository:
         return cls(session)
 
-    async def lock_head(self) -> Head:
-        """The ledger's head, locked until the transaction ends: appends happen one at a time."""
-        head = await self._head(for_update=True)
-        if head is not None:
-            return head
+    async def act_as_writer(self) -> None:
+        """Run the rest of this transaction as the role that may only append to the ledger."""
+        await self.session.execute(text(f"SET LOCAL ROLE {WRITER_ROLE}"))
+
+    async def lock_tip(self) -> LedgerTip:
+        """The ledger's tip, locked until the transaction ends: appends happen one at a time."""
+        tip = await self._tip(for_update=True)
+        if tip is not None:
+            return tip
         # The very first append creates the head; a concurrent first append waits on the
         # primary key, then finds the row, locks it and sees the other's append.
         await self.session.execute(
@@ -54,12 +78,12 @@ class LedgerRepository:
             .values(id=HEAD_ID, size=0, head_hash=Head.genesis().hash)
             .on_conflict_do_nothing(index_elements=[LedgerHead.id])
         )
-        head = await self._head(for_update=True)
-        assert head is not None
-        return head
+        tip = await self._tip(for_update=True)
+        assert tip is not None
+        return tip
 
-    async def recorded_head(self) -> Head | None:
-        return await self._head(for_update=False)
+    async def recorded_tip(self) -> LedgerTip | None:
+        return await self._tip(for_update=False)
 
     async def add(self, entry: StoredEntry) -> bool:
         """Insert `entry`; False, inserting nothing, if its event is already in the ledger."""
@@ -78,6 +102,7 @@ class LedgerRepository:
                 prev_hash=entry.prev_hash,
                 hash=entry.hash,
                 recorded_at=columns.recorded_at,
+                actor=columns.actor,
             )
             # Only a repeated event id is expected; a taken sequence must fail loudly.
             .on_conflict_do_nothing(index_elements=[LedgerEntry.event_id])
@@ -85,17 +110,48 @@ class LedgerRepository:
         )
         return inserted is not None
 
-    async def move_head(self, head: Head) -> None:
+    async def add_nodes(self, nodes: Sequence[Node]) -> None:
+        await self.session.execute(
+            insert(MerkleNode),
+            [{"level": n.id.level, "index": n.id.index, "hash": n.hash} for n in nodes],
+        )
+
+    async def move_tip(self, tip: LedgerTip) -> None:
         await self.session.execute(
             update(LedgerHead)
             .where(LedgerHead.id == HEAD_ID)
-            .values(size=head.size, head_hash=head.hash)
+            .values(size=tip.head.size, head_hash=tip.head.hash, frontier=list(tip.frontier.hashes))
+        )
+
+    async def note_facets(self, subject: str, facets: Facets) -> None:
+        """Remember what an event said about its subject; the latest value of each facet wins."""
+        row = LedgerSubject.__table__
+        statement = insert(LedgerSubject).values(
+            subject=subject,
+            services=list(facets.services),
+            environment=facets.environment,
+            impact_level=facets.impact_level,
+            outcome=facets.outcome,
+        )
+        excluded = statement.excluded
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[LedgerSubject.subject],
+                set_={
+                    "services": func.coalesce(
+                        func.nullif(excluded.services, text("'{}'::text[]")), row.c.services
+                    ),
+                    "environment": func.coalesce(excluded.environment, row.c.environment),
+                    "impact_level": func.coalesce(excluded.impact_level, row.c.impact_level),
+                    "outcome": func.coalesce(excluded.outcome, row.c.outcome),
+                },
+            )
         )
 
     async def entries_of_subject(self, subject: str) -> list[StoredEntry]:
         statement = STORED_ENTRIES.where(LedgerEntry.subject == subject)
         rows = await self.session.execute(statement.order_by(LedgerEntry.sequence))
-        return [_to_stored(row) for row in rows]
+        return [to_stored(row) for row in rows]
 
     async def entries_after(self, sequence: int, *, limit: int) -> list[StoredEntry]:
         """The next `limit` entries after `sequence`, in ledger order (keyset pagination)."""
@@ -104,7 +160,7 @@ class LedgerRepository:
             .order_by(LedgerEntry.sequence)
             .limit(limit)
         )
-        return [_to_stored(row) for row in await self.session.execute(statement)]
+        return [to_stored(row) for row in await self.session.execute(statement)]
 
     async def read_one_snapshot(self) -> None:
         """Make every later query of this transaction see the same committed ledger.
@@ -116,15 +172,20 @@ class LedgerRepository:
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         )
 
-    async def _head(self, *, for_update: bool) -> Head | None:
-        statement = select(LedgerHead.size, LedgerHead.head_hash).where(LedgerHead.id == HEAD_ID)
+    async def _tip(self, *, for_update: bool) -> LedgerTip | None:
+        statement = select(LedgerHead.size, LedgerHead.head_hash, LedgerHead.frontier).where(
+            LedgerHead.id == HEAD_ID
+        )
         if for_update:
             statement = statement.with_for_update()
         row = (await self.session.execute(statement)).one_or_none()
-        return None if row is None else Head(row.size, row.head_hash)
+        if row is None:
+            return None
+        frontier = Frontier(row.size, [bytes(h) for h in row.frontier])
+        return LedgerTip(Head(row.size, row.head_hash), frontier)
 
 
-def _to_stored(row: Row[*tuple[Any, ...]]) -> StoredEntry:
+def to_stored(row: Row[*tuple[Any, ...]]) -> StoredEntry:
     return StoredEntry(
         sequence=row.sequence,
         entry=row.entry,
@@ -137,5 +198,6 @@ def _to_stored(row: Row[*tuple[Any, ...]]) -> StoredEntry:
             source=row.source,
             source_sequence=row.source_sequence,
             recorded_at=row.recorded_at,
+            actor=row.actor,
         ),
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Response
 
 from services.execution import service
 from services.execution.domain import ChangeNotApproved
+from services.execution.models import idempotency_keys
 from services.execution.schemas import AcceptanceCreate, CompletionCreate, ExecutionRead
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db import Session
@@ -19,12 +20,19 @@ from shared.errors import (
     Unauthenticated,
     error_responses,
 )
+from shared.idempotency import IDEMPOTENCY_ERRORS, idempotent
 
 router = APIRouter(prefix="/v1/executions", tags=["executions"])
 
 Executor = Annotated[Principal, Depends(require_roles(Role.EXECUTOR))]
 
-_TRANSITION_ERRORS = (Unauthenticated, MissingRole, ChangeNotApproved, InvalidTransition)
+_TRANSITION_ERRORS = (
+    Unauthenticated,
+    MissingRole,
+    ChangeNotApproved,
+    InvalidTransition,
+    *IDEMPOTENCY_ERRORS,
+)
 
 
 def _etag(response: Response, execution: ExecutionRead) -> ExecutionRead:
@@ -48,6 +56,7 @@ async def get_execution(
     summary="Start executing an approved change (publishes change.execution_started).",
     responses=error_responses(*_TRANSITION_ERRORS),
 )
+@idempotent(idempotency_keys)
 async def start_execution(
     change_id: UUID, session: Session, principal: Executor, response: Response
 ) -> ExecutionRead:
@@ -59,6 +68,7 @@ async def start_execution(
     summary="Report the execution finished (publishes change.completed).",
     responses=error_responses(*_TRANSITION_ERRORS, InvalidRequest),
 )
+@idempotent(idempotency_keys)
 async def complete_execution(
     change_id: UUID,
     session: Session,
@@ -77,6 +87,7 @@ async def complete_execution(
     summary="Record acceptance and close the change (publishes change.accepted).",
     responses=error_responses(*_TRANSITION_ERRORS, InvalidRequest),
 )
+@idempotent(idempotency_keys)
 async def accept_execution(
     change_id: UUID,
     body: AcceptanceCreate,

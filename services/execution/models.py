@@ -10,10 +10,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import service_metadata
+from shared.idempotency import idempotency_table
 from shared.tables import messaging_tables
 
 metadata = service_metadata("execution")
 tables = messaging_tables(metadata)
+idempotency_keys = idempotency_table(metadata)
 
 
 class Base(DeclarativeBase):

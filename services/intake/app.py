@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from services.intake.api import router
+from services.intake import api, api_deployments, api_templates
 from services.intake.handlers import HANDLERS
 from services.intake.models import tables
 from shared.runtime import ServiceModule, build_app
 from shared.settings import Settings
+
+router = APIRouter()
+for part in (api.router, api_templates.router, api_deployments.router):
+    router.include_router(part)
 
 SERVICE = ServiceModule(
     name="intake",
@@ -16,7 +20,8 @@ SERVICE = ServiceModule(
     tables=tables,
     handlers=HANDLERS,
     consumes=lambda settings: [settings.changes_topic],
-    description="Change requests and each change's overall status.",
+    description="Change requests, standard-change templates, CI/CD deployment reports, "
+    "and each change's overall status.",
 )
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
 from shared.contracts import ChangeStatus, Plans
-from shared.errors import InvalidRequest, InvalidTransition
+from shared.errors import ChangewardError, InvalidRequest, InvalidTransition
 
 CLOSED = frozenset({ChangeStatus.ACCEPTED, ChangeStatus.REJECTED, ChangeStatus.CANCELLED})
 
@@ -24,17 +28,66 @@ PROGRESS: dict[ChangeStatus, int] = {
 }
 
 
+class Action(StrEnum):
+    """What intake's API can do to a change."""
+
+    EDIT = "edit"
+    SUBMIT = "submit"
+    CANCEL = "cancel"
+
+
+# Edits are allowed until approval: an edit after submission sends the change back to
+# review (`change.updated`), so what is approved is always what was last assessed.
+ALLOWED_FROM: dict[Action, frozenset[ChangeStatus]] = {
+    Action.EDIT: frozenset({ChangeStatus.DRAFT, ChangeStatus.SUBMITTED, ChangeStatus.ASSESSED}),
+    Action.SUBMIT: frozenset({ChangeStatus.DRAFT}),
+    # Once execution has started the change is finished or rolled back, not abandoned.
+    Action.CANCEL: frozenset(
+        {
+            ChangeStatus.DRAFT,
+            ChangeStatus.SUBMITTED,
+            ChangeStatus.ASSESSED,
+            ChangeStatus.APPROVED,
+        }
+    ),
+}
+
+
 class PlansMissing(InvalidRequest):
     code = "plans-missing"
     title = "The change lacks required plans"
 
 
-def check_submittable(status: ChangeStatus, plans: Plans) -> None:
-    if status is not ChangeStatus.DRAFT:
+class PreconditionRequired(ChangewardError):
+    status = 428
+    code = "if-match-required"
+    title = "Send If-Match with the change's ETag"
+
+
+class PreconditionFailed(ChangewardError):
+    status = 412
+    code = "version-mismatch"
+    title = "The change was modified since you read it"
+
+
+def transition(status: ChangeStatus, action: Action) -> ChangeStatus:
+    """The status after `action`, or InvalidTransition (409) when the machine forbids it."""
+    if status not in ALLOWED_FROM[action]:
+        allowed = ", ".join(sorted(s.value for s in ALLOWED_FROM[action]))
         raise InvalidTransition(
-            f"Only a draft can be submitted; this change is {status.value}.",
+            f"A change cannot {action.value} while {status.value}; it can while: {allowed}.",
             current_status=status.value,
+            action=action.value,
         )
+    if action is Action.CANCEL:
+        return ChangeStatus.CANCELLED
+    if action is Action.SUBMIT:
+        return ChangeStatus.SUBMITTED
+    return ChangeStatus.DRAFT if status is ChangeStatus.DRAFT else ChangeStatus.SUBMITTED
+
+
+def check_submittable(status: ChangeStatus, plans: Plans) -> None:
+    transition(status, Action.SUBMIT)
     missing = plans.missing()
     if missing:
         raise PlansMissing(
@@ -47,8 +100,88 @@ def check_submittable(status: ChangeStatus, plans: Plans) -> None:
         )
 
 
+def check_version(if_match: str | None, version: int) -> None:
+    """Optimistic concurrency: the caller must name the version it edited."""
+    if if_match is None:
+        raise PreconditionRequired(
+            f'Read the change, then send If-Match: "{version}" (its ETag).',
+            current_version=version,
+        )
+    tags = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
+    if "*" not in tags and str(version) not in tags:
+        raise PreconditionFailed(
+            f"You edited version {if_match}; the change is now at version {version}. "
+            "Read it again and reapply your edit.",
+            current_version=version,
+        )
+
+
 def advanced_status(current: ChangeStatus, reported: ChangeStatus) -> ChangeStatus:
     """The status after another service reports `reported`; never moves backwards."""
     if current in CLOSED:
         return current
     return reported if PROGRESS[reported] > PROGRESS[current] else current
+
+
+def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """RFC 7396 JSON merge patch: objects merge, `null` removes, anything else replaces."""
+    merged = dict(target)
+    for name, value in patch.items():
+        if value is None:
+            merged.pop(name, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(name), Mapping):
+            merged[name] = merge_patch(merged[name], value)
+        else:
+            merged[name] = value
+    return merged
+
+
+def apply_edit(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """A change's fields after `patch`; a new category brings its own details, never merged."""
+    if "category" in patch and patch["category"] != current.get("category"):
+        current = {name: value for name, value in current.items() if name != "details"}
+    return merge_patch(current, patch)
+
+
+# -- the status read model ---------------------------------------------------------------------
+
+
+def with_approval(approvals: Sequence[Mapping[str, Any]], approval: Mapping[str, Any]) -> list[Any]:
+    """Approvals so far, one per approver, in the order they were recorded."""
+    others = [dict(a) for a in approvals if a.get("approver") != approval.get("approver")]
+    return sorted([*others, dict(approval)], key=lambda a: str(a.get("recorded_at")))
+
+
+# -- CI/CD deployments -------------------------------------------------------------------------
+
+PRODUCTION_ENVIRONMENTS = frozenset({"production", "prod", "prd", "live"})
+
+# A change in one of these has been approved; deploying it is authorized.
+APPROVED_STATUSES = frozenset(
+    {
+        ChangeStatus.APPROVED,
+        ChangeStatus.IN_PROGRESS,
+        ChangeStatus.COMPLETED,
+        ChangeStatus.FAILED,
+        ChangeStatus.ROLLED_BACK,
+        ChangeStatus.ACCEPTED,
+    }
+)
+# An emergency (urgent) change may start before its approval completes.
+EMERGENCY_STATUSES = frozenset({ChangeStatus.SUBMITTED, ChangeStatus.ASSESSED})
+
+
+def is_production(environment: str) -> bool:
+    return environment.strip().lower() in PRODUCTION_ENVIRONMENTS
+
+
+def authorizes(status: ChangeStatus, *, emergency: bool) -> bool:
+    """Whether a change in `status` covers a deployment made now."""
+    return status in APPROVED_STATUSES or (emergency and status in EMERGENCY_STATUSES)
+
+
+def unauthorized(environment: str, change: tuple[ChangeStatus, bool] | None) -> bool:
+    """A production deployment with no change that authorizes it (status, emergency)."""
+    if not is_production(environment):
+        return False
+    return change is None or not authorizes(change[0], emergency=change[1])

@@ -1,19 +1,36 @@
-"""Keeps each change's overall status current from the other services' events."""
+"""Keeps each change's overall status current from the other services' events.
+
+Events may arrive late or twice (with different ids after a producer's retry): the
+status only moves forward, approvals count once per approver, and the impact level
+follows the latest assessment by its sequence.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain
+from services.intake.models import ChangeRequest
 from services.intake.repository import ChangeRepository
-from shared.contracts import STATUS_AFTER, ChangeStatus, EventType
+from shared.contracts import (
+    STATUS_AFTER,
+    ApprovalRecorded,
+    ChangeAccepted,
+    ChangeAssessed,
+    ChangeStatus,
+    EventType,
+    ExecutionStarted,
+)
 from shared.events import CloudEvent
 from shared.inbox import EventHandler
 
 log = structlog.get_logger(__name__)
+
+_FINISHED = {EventType.CHANGE_COMPLETED, EventType.CHANGE_FAILED, EventType.CHANGE_ROLLED_BACK}
 
 
 async def on_lifecycle_event(session: AsyncSession, event: CloudEvent) -> None:
@@ -25,19 +42,45 @@ async def on_lifecycle_event(session: AsyncSession, event: CloudEvent) -> None:
         )
         return
     event_type = EventType(event.event_type)
-    change.status = domain.advanced_status(
-        ChangeStatus(change.status), STATUS_AFTER[event_type]
-    ).value
-    if event_type is EventType.CHANGE_ASSESSED:
-        change.impact_level = event.data["impact_level"]
-    elif event_type is EventType.CHANGE_ACCEPTED:
-        change.outcome = event.data["outcome"]
+    if event_type in STATUS_AFTER:
+        change.status = domain.advanced_status(
+            ChangeStatus(change.status), STATUS_AFTER[event_type]
+        ).value
+    _apply_details(change, event_type, event)
     await session.flush()
 
 
+def _apply_details(change: ChangeRequest, event_type: EventType, event: CloudEvent) -> None:
+    if event_type is EventType.CHANGE_ASSESSED:
+        if change.impact_level_sequence is None or event.sequence > change.impact_level_sequence:
+            change.impact_level = ChangeAssessed.model_validate(event.data).impact_level.value
+            change.impact_level_sequence = event.sequence
+    elif event_type is EventType.CHANGE_APPROVAL_RECORDED:
+        approval = ApprovalRecorded.model_validate(event.data)
+        change.approvals = domain.with_approval(
+            change.approvals,
+            {**approval.model_dump(mode="json"), "recorded_at": event.time.isoformat()},
+        )
+    elif event_type is EventType.CHANGE_EXECUTION_STARTED:
+        started = ExecutionStarted.model_validate(event.data)
+        change.execution = {
+            **(change.execution or {}),
+            "executor": started.executor,
+            "started_at": event.time.isoformat(),
+        }
+    elif event_type in _FINISHED:
+        execution: dict[str, Any] = dict(change.execution or {})
+        execution.setdefault("finished_at", event.time.isoformat())
+        change.execution = execution
+    elif event_type is EventType.CHANGE_ACCEPTED:
+        change.outcome = ChangeAccepted.model_validate(event.data).outcome.value
+
+
 # Intake publishes these itself and has already applied them.
-_OWN_EVENTS = {EventType.CHANGE_REQUESTED, EventType.CHANGE_CANCELLED}
+_OWN_EVENTS = {EventType.CHANGE_REQUESTED, EventType.CHANGE_UPDATED, EventType.CHANGE_CANCELLED}
 
 HANDLERS: dict[EventType, EventHandler] = {
-    event_type: on_lifecycle_event for event_type in STATUS_AFTER if event_type not in _OWN_EVENTS
+    event_type: on_lifecycle_event
+    for event_type in (*STATUS_AFTER, EventType.CHANGE_APPROVAL_RECORDED)
+    if event_type not in _OWN_EVENTS
 }

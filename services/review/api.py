@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from services.review import service
 from services.review.domain import AlreadyDecided
+from services.review.models import idempotency_keys
 from services.review.schemas import ApprovalCreate, ReviewRead
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db import Session
@@ -20,6 +21,7 @@ from shared.errors import (
     Unauthenticated,
     error_responses,
 )
+from shared.idempotency import IDEMPOTENCY_ERRORS, idempotent
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 
@@ -51,8 +53,10 @@ async def get_review(change_id: UUID, session: Session, principal: CurrentPrinci
         InvalidTransition,
         AlreadyDecided,
         InvalidRequest,
+        *IDEMPOTENCY_ERRORS,
     ),
 )
+@idempotent(idempotency_keys)
 async def record_decision(
     change_id: UUID,
     body: ApprovalCreate,

@@ -96,7 +96,7 @@ def readiness(plans: Plans) -> list[ReadinessItem]:
             status="fail" if name in missing else "pass",
             reason=f"the {name} plan is {'missing' if name in missing else 'present'}",
         )
-        for name in Plans.model_fields
+        for name in Plans.REQUIRED
     ]
 
 

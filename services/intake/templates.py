@@ -1,0 +1,94 @@
+"""Standard-change template use cases."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.models import ChangeTemplate
+from services.intake.repository import TemplateRepository
+from services.intake.template_schemas import TemplateCreate, TemplateRead
+from shared.auth import Principal
+from shared.errors import Conflict, InvalidRequest, NotFound
+from shared.pagination import Page, PageRequest
+
+# What a change inherits from its template.
+INHERITED = (
+    "title",
+    "category",
+    "details",
+    "services",
+    "environment",
+    "plans",
+    "business_justification",
+    "contacts",
+)
+
+
+class TemplateNotFound(NotFound):
+    code = "template-not-found"
+    title = "Template not found"
+
+
+class UnknownTemplate(InvalidRequest):
+    code = "unknown-template"
+    title = "The change names a template that does not exist"
+
+
+class TemplateNameTaken(Conflict):
+    code = "template-name-taken"
+    title = "A template with this name exists"
+
+
+async def create_template(
+    session: AsyncSession, body: TemplateCreate, principal: Principal
+) -> TemplateRead:
+    repository = TemplateRepository.from_session(session)
+    if await repository.name_taken(body.name):
+        raise TemplateNameTaken(f"A template named {body.name!r} exists; pick another name.")
+    fields = body.model_dump(mode="json")
+    template = ChangeTemplate(**fields, created_by=principal.subject)
+    return to_read(await repository.add(template))
+
+
+async def get_template(session: AsyncSession, template_id: UUID) -> TemplateRead:
+    template = await TemplateRepository.from_session(session).get(template_id)
+    if template is None:
+        raise TemplateNotFound(f"No template with id {template_id}.")
+    return to_read(template)
+
+
+async def list_templates(session: AsyncSession, page: PageRequest) -> Page[TemplateRead]:
+    rows, next_cursor = await TemplateRepository.from_session(session).page(page)
+    return Page[TemplateRead](items=[to_read(row) for row in rows], next_cursor=next_cursor)
+
+
+async def template_for_change(session: AsyncSession, template_id: UUID) -> ChangeTemplate:
+    template = await TemplateRepository.from_session(session).get(template_id)
+    if template is None:
+        raise UnknownTemplate(
+            f"No template with id {template_id}.",
+            errors=[{"loc": ["body", "template_id"], "msg": "unknown template", "type": "unknown"}],
+        )
+    return template
+
+
+def inherited_fields(template: ChangeTemplate) -> dict[str, Any]:
+    """The template's fields a change starts from, as JSON (absent when unset)."""
+    fields = {name: getattr(template, name) for name in INHERITED}
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def to_read(template: ChangeTemplate) -> TemplateRead:
+    return TemplateRead.model_validate(
+        {
+            **inherited_fields(template),
+            "id": template.id,
+            "name": template.name,
+            "description": template.description,
+            "created_by": template.created_by,
+            "created_at": template.created_at,
+        }
+    )
