@@ -82,6 +82,8 @@ class EventType(StrEnum):
     CHANGE_ACCEPTED = "change.accepted"
     DEPLOYMENT_REPORTED = "deployment.reported"
     TREE_HEAD_PUBLISHED = "audit.tree_head_published"
+    FREEZE_WINDOW_DECLARED = "freeze_window.declared"
+    FREEZE_WINDOW_LIFTED = "freeze_window.lifted"
 
 
 def _non_blank(value: str) -> str:
@@ -222,6 +224,39 @@ class ChangeApproved(BaseModel):
     services: list[str]
     environment: str
     window: Window
+    emergency: bool = Field(
+        default=False, description="An urgent change approved to start before its review completes."
+    )
+    retrospective_required: bool = Field(
+        default=False, description="A post-change review is mandatory (every emergency change)."
+    )
+    approval_expires_at: datetime | None = Field(
+        default=None, description="After this instant the approval no longer lets the change start."
+    )
+    freeze_override: str | None = Field(
+        default=None, description="Why an urgent change may run during a freeze window, if it must."
+    )
+
+
+class FreezeWindowDeclared(BaseModel):
+    """A blackout period: non-emergency changes may not be approved or executed inside it.
+
+    Published by review (subject: the freeze window id) so execution's deploy gate can keep
+    its own copy; empty `services` means every service, `environment` None every environment.
+    """
+
+    freeze_window_id: UUID
+    services: list[str] = Field(default_factory=list)
+    environment: str | None = None
+    start: datetime
+    end: datetime
+    reason: str
+    declared_by: str
+
+
+class FreezeWindowLifted(BaseModel):
+    freeze_window_id: UUID
+    lifted_by: str
 
 
 class ChangeRejected(BaseModel):
@@ -303,6 +338,8 @@ EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
     EventType.CHANGE_ACCEPTED: ChangeAccepted,
     EventType.DEPLOYMENT_REPORTED: DeploymentReported,
     EventType.TREE_HEAD_PUBLISHED: TreeHeadPublished,
+    EventType.FREEZE_WINDOW_DECLARED: FreezeWindowDeclared,
+    EventType.FREEZE_WINDOW_LIFTED: FreezeWindowLifted,
 }
 
 # The overall status each lifecycle event moves a change to.
