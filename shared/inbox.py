@@ -29,8 +29,10 @@ class IdempotentConsumer:
 
     A handler that fails with a transient error (database or network) is raised
     to the bus, which delivers the event again. Any other failure is a bug or a
-    poison event: it is recorded in the inbox as `failed`, with the error, so it
-    is visible and never blocks the events behind it.
+    poison event: by default it is recorded in the inbox as `failed`, with the
+    error, so it is visible and never blocks the events behind it. A consumer
+    that must never skip an event (the audit ledger, the system of record) sets
+    `retry_failures`: every failure is then raised and retried until it succeeds.
     """
 
     def __init__(
@@ -40,11 +42,13 @@ class IdempotentConsumer:
         handlers: Mapping[EventType, EventHandler],
         *,
         handle_any: EventHandler | None = None,
+        retry_failures: bool = False,
     ) -> None:
         self.tables = tables
         self._database = database
         self._handlers = {event_type.value: handler for event_type, handler in handlers.items()}
         self._handle_any = handle_any
+        self._retry_failures = retry_failures
 
     async def __call__(self, message: Message) -> None:
         try:
@@ -62,10 +66,15 @@ class IdempotentConsumer:
         except TRANSIENT_ERRORS:
             raise
         except DBAPIError as error:
-            if error.connection_invalidated:
+            if error.connection_invalidated or self._retry_failures:
                 raise
             await self._record_failure(event, error)
         except Exception as error:  # noqa: BLE001 - a poison event must not block the partition
+            if self._retry_failures:
+                log.error(
+                    "event handler failed; retrying", event_id=str(event.id), error=repr(error)
+                )
+                raise
             await self._record_failure(event, error)
 
     async def _apply(self, event: CloudEvent, handler: EventHandler) -> None:

@@ -40,6 +40,8 @@ class ServiceModule:
     # Receives every event without a handler of its own, even of types this build does
     # not know yet: the audit ledger records everything.
     handle_any: EventHandler | None = None
+    # Retry a failing handler until it succeeds instead of recording the event as failed.
+    retry_failures: bool = False
     consumes: Callable[[Settings], Sequence[str]] = lambda settings: ()
     description: str = ""
     # Runs for the app's lifetime (cancelled at shutdown), e.g. the ledger's tree-head signer.
@@ -48,7 +50,11 @@ class ServiceModule:
 
 def consumer_of(service: ServiceModule, database: Database) -> IdempotentConsumer:
     return IdempotentConsumer(
-        service.tables, database, service.handlers, handle_any=service.handle_any
+        service.tables,
+        database,
+        service.handlers,
+        handle_any=service.handle_any,
+        retry_failures=service.retry_failures,
     )
 
 

@@ -16,6 +16,8 @@ SERVICE = ServiceModule(
     router=router,
     tables=tables,
     handle_any=record_in_ledger,
+    # The system of record never skips an event: a failing append is retried, not dropped.
+    retry_failures=True,
     # Never its own tree-heads topic: recording a head would grow the tree, forever.
     consumes=lambda settings: [settings.changes_topic, settings.deployments_topic],
     description="The ledger: every event, hash-chained, append-only; the system of record.",
