@@ -19,10 +19,10 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED) ## Create .venv and install Changeward with its development tools.
 
-run: $(INSTALLED) ## All-in-one: the four services on 127.0.0.1:8080, embedded PostgreSQL, in-process bus.
+run: $(INSTALLED) ## All-in-one: every service on 127.0.0.1:8080, embedded PostgreSQL, in-process bus.
 	$(BIN)/changeward run
 
-up: $(INSTALLED) ## Distributed: Kafka, PostgreSQL and the four services on ports 8081-8084.
+up: $(INSTALLED) ## Distributed: Kafka, PostgreSQL and the five services on ports 8081-8085.
 	bash deploy/local/up.sh
 
 down: ## Stop what `make up` started.

@@ -1,4 +1,4 @@
-"""The all-in-one mode: the four services' routers, relays and consumers in one process."""
+"""The all-in-one mode: every service's router, relays and consumers in one process."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from fastapi import FastAPI
 from services.audit.app import SERVICE as AUDIT
 from services.execution.app import SERVICE as EXECUTION
 from services.intake.app import SERVICE as INTAKE
+from services.notify.app import SERVICE as NOTIFY
 from services.review.app import SERVICE as REVIEW
 from shared.runtime import ServiceModule, build_app
 from shared.settings import Settings
 
-SERVICES: dict[str, ServiceModule] = {s.name: s for s in (INTAKE, REVIEW, EXECUTION, AUDIT)}
+SERVICES: dict[str, ServiceModule] = {s.name: s for s in (INTAKE, REVIEW, EXECUTION, AUDIT, NOTIFY)}
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:

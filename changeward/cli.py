@@ -1,8 +1,7 @@
-"""The `changeward` command: run the services, migrate, mint development tokens."""
+"""The `changeward` command: run the services, and work with changes through the API."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated
 
@@ -10,21 +9,59 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from changeward import stack
+from changeward import cli_audit, stack
 from changeward.allinone import SERVICES, create_app, create_service_app
 from changeward.audit_cli import audit_app
+from changeward.cli_changes import change_app
+from changeward.cli_common import EXIT_CODES_HELP, session_of
+from changeward.cli_events import events_app
+from changeward.cli_exec import exec_app, gate
+from changeward.cli_review import review_app
+from changeward.duration import parse_duration
 from shared import migrate as migrations
 from shared.auth import ALL_ROLES, mint_token
 from shared.observability import configure_logging
 from shared.settings import Settings, get_settings
 
-app = typer.Typer(help="Changeward: production change management.", no_args_is_help=True)
+app = typer.Typer(
+    help="Changeward: production change management. The server and token come from --url and "
+    "--token, CHANGEWARD_URL and CHANGEWARD_TOKEN, or ~/.config/changeward/config.toml "
+    f"(url, token or token_file). {EXIT_CODES_HELP}",
+    no_args_is_help=True,
+)
 token_app = typer.Typer(help="Bearer tokens for development.", no_args_is_help=True)
 postgres_app = typer.Typer(help="The embedded PostgreSQL server.", no_args_is_help=True)
+app.add_typer(change_app, name="change")
+app.add_typer(review_app, name="review")
+app.add_typer(exec_app, name="exec")
+app.command("gate")(gate)
+# `audit verify` and `audit witness` live in audit_cli; the API-backed views join them.
+audit_app.command("timeline")(cli_audit.timeline)
+audit_app.command("export")(cli_audit.export)
+app.add_typer(audit_app, name="audit")
+app.add_typer(events_app, name="events")
 app.add_typer(token_app, name="token")
 app.add_typer(postgres_app, name="postgres")
-app.add_typer(audit_app, name="audit")
 console = Console(stderr=True)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None, typer.Option(help="Changeward's base URL (CHANGEWARD_URL).", show_default=False)
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="A bearer token (CHANGEWARD_TOKEN).", show_default=False)
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON output, for machines.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="On error, print the full problem+json.")
+    ] = False,
+) -> None:
+    """Options every API command reads; each command also takes --json and -v itself."""
+    session = session_of(ctx)
+    session.url, session.token, session.json, session.verbose = url, token, json_output, verbose
 
 
 def _settings() -> Settings:
@@ -38,7 +75,7 @@ def run(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Run all four services in one process (embedded PostgreSQL and in-process bus by default)."""
+    """Run every service in one process (embedded PostgreSQL and in-process bus by default)."""
     settings, created = stack.ensure_jwt_secret(_settings())
     database_url, server = stack.ensure_database(settings)
     try:
@@ -91,14 +128,6 @@ def migrate(
     console.print(f"[green]migrated[/] {', '.join(services)}")
 
 
-def _parse_ttl(text: str) -> timedelta:
-    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
-    if not match:
-        raise typer.BadParameter("use a number and a unit, e.g. 90s, 30m, 12h, 7d")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
-    return timedelta(**{unit: int(match[1])})
-
-
 @token_app.command("mint")
 def token_mint(
     sub: Annotated[str, typer.Option(help="Who the token identifies.")],
@@ -117,7 +146,7 @@ def token_mint(
         settings.jwt_secret,
         subject=sub,
         roles=role_list,
-        ttl=_parse_ttl(ttl),
+        ttl=parse_duration(ttl),
         audience=settings.jwt_audience,
     )
     typer.echo(token)

@@ -5,7 +5,7 @@ Every payload here is a pydantic model, so each event type has a JSON Schema.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
@@ -84,6 +84,17 @@ class EventType(StrEnum):
     TREE_HEAD_PUBLISHED = "audit.tree_head_published"
     FREEZE_WINDOW_DECLARED = "freeze_window.declared"
     FREEZE_WINDOW_LIFTED = "freeze_window.lifted"
+    CHANGE_READINESS_WAIVED = "change.readiness_waived"
+    POLICY_UPDATED = "policy.updated"
+    CHANGE_STAGE_STARTED = "change.stage_started"
+    CHANGE_STAGE_COMPLETED = "change.stage_completed"
+    CHANGE_STAGE_FAILED = "change.stage_failed"
+    CHANGE_GATE_CHECKED = "change.gate_checked"
+    INCIDENT_RECORDED = "incident.recorded"
+    INCIDENT_RESOLVED = "incident.resolved"
+    INCIDENT_LINKED = "incident.linked"
+    RETROSPECTIVE_RECORDED = "retrospective.recorded"
+    ACTION_ITEM_UPDATED = "action_item.updated"
 
 
 def _non_blank(value: str) -> str:
@@ -204,11 +215,86 @@ class ReadinessItem(BaseModel):
     reason: str
 
 
+class RiskDimension(StrEnum):
+    ARCHITECTURE = "architecture"
+    PERFORMANCE = "performance"
+    BUSINESS = "business"
+    COMPLIANCE = "compliance"
+
+
+class RiskBreakdown(BaseModel):
+    """Points per risk dimension; they add up to the score before it is capped at 100."""
+
+    architecture: int = Field(default=0, ge=0)
+    performance: int = Field(default=0, ge=0)
+    business: int = Field(default=0, ge=0)
+    compliance: int = Field(default=0, ge=0)
+
+
+class RuleFired(BaseModel):
+    """One risk rule that matched the change, and what it added to the score."""
+
+    rule: str = Field(description="The rule's id in the risk policy.")
+    dimension: RiskDimension
+    points: int = Field(ge=0)
+    reason: str = Field(description="The rule's description, with the facts it matched.")
+
+
+class ImpactOverride(BaseModel):
+    """A change_manager raised the impact level above what the rules gave."""
+
+    level: ImpactLevel
+    reason: str
+    overridden_by: str
+
+
 class ChangeAssessed(BaseModel):
     impact_level: ImpactLevel
     ready: bool
     readiness: list[ReadinessItem]
     required_approvals: list[RequiredApproval]
+    risk_score: int = Field(default=0, ge=0, le=100)
+    risk_breakdown: RiskBreakdown = Field(default_factory=RiskBreakdown)
+    rules_fired: list[RuleFired] = Field(default_factory=list)
+    conflicts: list[UUID] = Field(
+        default_factory=list,
+        description="Open changes of the same service and environment with overlapping windows.",
+    )
+    assessed_version: int | None = Field(
+        default=None,
+        description="The change version assessed; an assessment older than the change is stale.",
+    )
+    rule_impact_level: ImpactLevel | None = Field(
+        default=None, description="The level the rules gave, before any upward override."
+    )
+    impact_override: ImpactOverride | None = None
+    pre_approved: bool = Field(
+        default=False, description="A standard change from a template: approved without a vote."
+    )
+    risk_policy_version: int | None = Field(
+        default=None, description="The risk policy version applied (0: the built-in default)."
+    )
+
+
+class ReadinessWaived(BaseModel):
+    """A change_manager accepted a failing readiness item, with the reason."""
+
+    item: str
+    reason: str
+    waived_by: str
+    change_version: int
+
+
+class PolicyUpdated(BaseModel):
+    """A new version of a review policy (`risk`, `approvals` or `services`) is in force.
+
+    Subject: `policy:<name>`.
+    """
+
+    policy: str
+    version: int = Field(ge=1)
+    updated_by: str
+    document: dict[str, Any]
 
 
 class ApprovalRecorded(BaseModel):
@@ -279,6 +365,65 @@ class ExecutionFinished(BaseModel):
     notes: str | None = None
 
 
+class StagePhase(StrEnum):
+    ROLLOUT = "rollout"
+    ROLLBACK = "rollback"
+
+
+class StageReport(BaseModel):
+    """One stage of an execution: a rollout stage (e.g. 10%) or a step of its rollback."""
+
+    stage: int = Field(ge=1, description="The stage's number within its phase, from 1.")
+    phase: StagePhase
+    name: str
+    target_percent: float | None = Field(
+        default=None, description="The share the rollout reaches at this stage; none for rollback."
+    )
+    stages: int = Field(ge=1, description="How many stages the phase has.")
+
+
+class StageStarted(StageReport):
+    started_by: str
+    emergency: bool = Field(default=False, description="Started under the emergency path.")
+
+
+class StageCompleted(StageReport):
+    completed_by: str
+    verified: list[str] = Field(
+        default_factory=list, description="The checks that passed (or warned) at this stage."
+    )
+
+
+class StageFailed(StageReport):
+    """A rollout stage failed: the rollout stops here."""
+
+    reason: str
+    failed_checks: list[str] = Field(default_factory=list)
+    deployment_id: UUID | None = Field(
+        default=None, description="The pipeline-reported deployment whose failure failed it."
+    )
+    rollback_started: bool = Field(description="The plan started the rollback automatically.")
+
+
+class GateReason(BaseModel):
+    code: str = Field(description="Stable, machine-readable, e.g. `freeze_in_force`.")
+    message: str
+    blocking: bool = True
+
+
+class GateChecked(BaseModel):
+    """A pipeline asked the deploy gate and was told `allow` (recorded by execution)."""
+
+    service: str
+    environment: str
+    stage: int | None = None
+    allow: bool
+    reasons: list[GateReason]
+    next_allowed_at: datetime | None = None
+    pipeline_url: str | None = None
+    asked_by: str
+
+
 class ChangeAccepted(BaseModel):
     outcome: Outcome
     accepted_by: str
@@ -323,6 +468,95 @@ class DeploymentReported(BaseModel):
     reported_by: str = Field(description="The token subject, or `webhook:<provider>`.")
 
 
+class Severity(StrEnum):
+    """How bad an incident is: sev1 (worst, e.g. PagerDuty's P1) to sev5."""
+
+    SEV1 = "sev1"
+    SEV2 = "sev2"
+    SEV3 = "sev3"
+    SEV4 = "sev4"
+    SEV5 = "sev5"
+
+
+class ActionItemStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    WONT_DO = "wont_do"
+
+
+class IncidentRecorded(BaseModel):
+    """An incident on a service and environment (subject: the incident id)."""
+
+    incident_id: UUID
+    service: str
+    environment: str
+    severity: Severity
+    title: str
+    started_at: datetime
+    resolved_at: datetime | None = None
+    external_url: str | None = None
+    source: str = Field(description="`api`, or the paging tool that reported it: `pagerduty`.")
+    external_id: str | None = Field(default=None, description="The paging tool's incident id.")
+    recorded_by: str
+
+
+class IncidentResolved(BaseModel):
+    """An incident is over (subject: the incident id)."""
+
+    incident_id: UUID
+    resolved_at: datetime
+    resolved_by: str
+
+
+class IncidentLinked(BaseModel):
+    """An incident attributed to the change that caused it (subject: the change id).
+
+    Carries no service or environment field on purpose: the ledger indexes those of the
+    subject, and the subject here is the change, not the incident.
+    """
+
+    incident_id: UUID
+    change_id: UUID
+    origin: str = Field(description="`explicit`, or `suggested` (a suggestion confirmed).")
+    reason: str
+    linked_by: str
+
+
+class ActionItemRecord(BaseModel):
+    action_item_id: UUID
+    title: str
+    owner: str
+    due_on: date
+    status: ActionItemStatus
+
+
+class RetrospectiveRecorded(BaseModel):
+    """A post-change review with its action items (subject: the change id)."""
+
+    retrospective_id: UUID
+    change_id: UUID
+    findings: str
+    process_gaps: list[str]
+    action_items: list[ActionItemRecord]
+    recorded_by: str
+
+
+class ActionItemUpdated(BaseModel):
+    """An action item of a post-change review moved on (subject: the change id)."""
+
+    action_item_id: UUID
+    retrospective_id: UUID
+    change_id: UUID
+    status: ActionItemStatus
+    previous_status: ActionItemStatus
+    owner: str
+    due_on: date
+    note: str | None = None
+    version: int
+    updated_by: str
+
+
 EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
     EventType.CHANGE_REQUESTED: ChangeSnapshot,
     EventType.CHANGE_UPDATED: ChangeSnapshot,
@@ -340,6 +574,11 @@ EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
     EventType.TREE_HEAD_PUBLISHED: TreeHeadPublished,
     EventType.FREEZE_WINDOW_DECLARED: FreezeWindowDeclared,
     EventType.FREEZE_WINDOW_LIFTED: FreezeWindowLifted,
+    EventType.INCIDENT_RECORDED: IncidentRecorded,
+    EventType.INCIDENT_RESOLVED: IncidentResolved,
+    EventType.INCIDENT_LINKED: IncidentLinked,
+    EventType.RETROSPECTIVE_RECORDED: RetrospectiveRecorded,
+    EventType.ACTION_ITEM_UPDATED: ActionItemUpdated,
 }
 
 # The overall status each lifecycle event moves a change to.

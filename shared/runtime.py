@@ -25,6 +25,7 @@ from shared.observability import RequestContextMiddleware, metrics_endpoint
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from shared.tables import MessagingTables
+from shared.ui import portal_router
 
 log = structlog.get_logger(__name__)
 
@@ -129,6 +130,7 @@ def build_app(
     app.add_middleware(RequestContextMiddleware)
     app.include_router(_health_router())
     app.include_router(catalog_router())
+    app.include_router(portal_router())
     for service in services:
         app.include_router(service.router)
     return app

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICES = ("intake", "review", "execution", "audit")
+SERVICES = ("intake", "review", "execution", "audit", "notify")
 
 
 class Settings(BaseSettings):
@@ -61,6 +61,39 @@ class Settings(BaseSettings):
     # Idempotency keys are kept at least this long, then purged.
     idempotency_key_ttl_hours: float = Field(default=24.0, ge=24.0)
     idempotency_purge_interval_seconds: float = Field(default=3600.0, gt=0)
+
+    # Awareness notifications (the notify service): signed webhook deliveries, retried with
+    # exponential backoff: retry n waits min(initial * multiplier**(n-1), max_delay), plus up
+    # to `jitter` of that again. The defaults retry for about 28 h, then dead-letter.
+    notify_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    notify_batch_size: int = Field(default=50, ge=1, le=1000)
+    notify_concurrency: int = Field(default=20, ge=1)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_retry_initial_seconds: float = Field(default=30.0, gt=0)
+    notify_retry_multiplier: float = Field(default=2.0, ge=1)
+    notify_retry_max_delay_seconds: float = Field(default=4 * 3600.0, gt=0)
+    notify_retry_jitter: float = Field(default=0.2, ge=0, le=1)
+    notify_max_attempts: int = Field(default=16, ge=1)
+    # How long before a change's window opens its `change.upcoming` reminder goes out,
+    # unless the subscription says otherwise.
+    notify_reminder_lead_seconds: int = Field(default=3600, ge=0)
+    notify_delivery_retention_days: float = Field(default=30.0, gt=0)
+    # The link in each notification; `{change_id}` is replaced (point it at your portal).
+    notify_change_url_template: str = "http://127.0.0.1:8080/v1/changes/{change_id}"
+
+    # Stability reports and incidents (the audit service).
+    # Which team owns each service, e.g. CHANGEWARD_SERVICE_TEAMS='{"checkout": "payments"}';
+    # reports group a change under the teams of its services ("unowned" when none is named).
+    service_teams: dict[str, str] = Field(default_factory=dict)
+    # How far before an incident's start a deployment or execution is suggested as its cause.
+    incident_link_lookback_minutes: int = Field(default=120, gt=0, le=7 * 24 * 60)
+    # The environment PagerDuty incidents are recorded in (its payloads name none).
+    pagerduty_environment: str = "production"
+    # PagerDuty service id or name -> Changeward service; unmapped ones keep PagerDuty's name.
+    pagerduty_services: dict[str, str] = Field(default_factory=dict)
+    # PagerDuty V3 webhook signing secret; set, deliveries must carry a valid signature and
+    # may come without a bearer token.
+    pagerduty_webhook_secret: str | None = None
 
     jwt_secret: str | None = None
     jwks_url: str | None = None

@@ -1,15 +1,20 @@
-"""The audit service: its router, tables, event handlers and tree-head signer, and its own app."""
+"""The audit service: its routers (ledger, reports, incidents, reviews), tables, event handlers
+and tree-head signer, and its own app."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from services.audit.api import router
+from services.audit import api, api_incidents, api_reports, api_retrospectives
 from services.audit.handlers import record_in_ledger
 from services.audit.models import tables
 from services.audit.tree_heads import run_tree_head_signer
 from shared.runtime import ServiceModule, build_app
 from shared.settings import Settings
+
+router = APIRouter()
+for part in (api, api_reports, api_incidents, api_retrospectives):
+    router.include_router(part.router)
 
 SERVICE = ServiceModule(
     name="audit",

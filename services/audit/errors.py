@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import Conflict, InvalidRequest
+from shared.errors import ChangewardError, Conflict, InvalidRequest, NotFound, Unauthenticated
 
 
 class InvalidQueryParameter(InvalidRequest):
@@ -18,3 +18,59 @@ class InvalidQueryParameter(InvalidRequest):
 class LedgerInconsistent(Conflict):
     code = "ledger-inconsistent"
     title = "The ledger no longer extends its last signed tree head"
+
+
+class ChangeUnknownToLedger(NotFound):
+    code = "change-not-found"
+    title = "The ledger has no events of this change"
+
+
+class IncidentNotFound(NotFound):
+    code = "incident-not-found"
+    title = "Incident not found"
+
+
+class IncidentAlreadyResolved(Conflict):
+    code = "incident-already-resolved"
+    title = "The incident is already resolved"
+
+
+class IncidentAlreadyLinked(Conflict):
+    code = "incident-already-linked"
+    title = "The incident is already linked to this change"
+
+
+class RetrospectiveNotFound(NotFound):
+    code = "retrospective-not-found"
+    title = "Post-change review not found"
+
+
+class RetrospectiveExists(Conflict):
+    code = "retrospective-exists"
+    title = "The change already has a post-change review"
+
+
+class ActionItemNotFound(NotFound):
+    code = "action-item-not-found"
+    title = "Action item not found"
+
+
+class InvalidWebhookSignature(Unauthenticated):
+    code = "invalid-webhook-signature"
+    title = "The webhook's signature does not verify"
+
+
+class UnsupportedIncidentPayload(InvalidRequest):
+    code = "unsupported-webhook-payload"
+    title = "The webhook payload lacks what an incident needs"
+
+
+class IgnoredWebhookEvent(ChangewardError):
+    """A genuine delivery about something other than an incident opening or closing.
+
+    Paging tools disable hooks that keep answering 4xx, so it is accepted, not refused.
+    """
+
+    status = 202
+    code = "webhook-ignored"
+    title = "The webhook reports no incident opening or resolution; nothing was stored"

@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Identity, Index, LargeBinary, SmallInteger, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import service_metadata
+from shared.idempotency import idempotency_table
 from shared.tables import messaging_tables
 
 metadata = service_metadata("audit")
 tables = messaging_tables(metadata)
+idempotency_keys = idempotency_table(metadata)
 
 HEAD_ID = 1
 # Created by the audit migration; see `shared.settings.Settings.audit_writer_role`.
@@ -120,3 +136,103 @@ class LedgerSubject(Base):
     environment: Mapped[str | None] = mapped_column(Text)
     impact_level: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+# -- state the audit service owns besides the ledger: incidents and post-change reviews.
+# Ordinary tables, written by requests; every change to them is also an event, so the
+# ledger keeps their history.
+
+_NOW = func.now()
+
+
+class Incident(Base):
+    __tablename__ = "incident"
+    __table_args__ = (
+        CheckConstraint("resolved_at IS NULL OR resolved_at >= started_at", name="resolved_after"),
+        Index("ix_incident_created_at_id", "created_at", "id"),
+        Index("ix_incident_service_environment_started_at", "service", "environment", "started_at"),
+        # A paging tool's redelivery finds the incident it already reported.
+        Index(
+            "uq_incident_source_external_id",
+            "source",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    service: Mapped[str] = mapped_column(Text)
+    environment: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    external_url: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=_NOW)
+
+
+class IncidentLink(Base):
+    """An incident attributed to a change; feeds change failure rate and time to restore."""
+
+    __tablename__ = "incident_link"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "change_id", name="uq_incident_link_incident_change"),
+        Index("ix_incident_link_change_id", "change_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("audit.incident.id"))
+    change_id: Mapped[uuid.UUID] = mapped_column()
+    origin: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    linked_by: Mapped[str] = mapped_column(Text)
+    linked_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=_NOW)
+
+
+class Retrospective(Base):
+    """The post-change review of one change."""
+
+    __tablename__ = "retrospective"
+    __table_args__ = (Index("ix_retrospective_created_at_id", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    change_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    services: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    findings: Mapped[str] = mapped_column(Text)
+    process_gaps: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    recorded_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=_NOW)
+
+
+class ActionItem(Base):
+    __tablename__ = "action_item"
+    __table_args__ = (
+        UniqueConstraint(
+            "retrospective_id", "position", name="uq_action_item_retrospective_position"
+        ),
+        Index("ix_action_item_created_at_id", "created_at", "id"),
+        Index(
+            "ix_action_item_open_due_on",
+            "due_on",
+            postgresql_where=text("status IN ('open', 'in_progress')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    retrospective_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("audit.retrospective.id"))
+    # The item's place in its review, as the reviewers listed them.
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=_NOW)
+    updated_at: Mapped[datetime] = mapped_column(TIMESTAMP(timezone=True), server_default=_NOW)
+    closed_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))

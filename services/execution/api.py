@@ -1,16 +1,32 @@
-"""The execution API: start, complete and accept an approved change."""
+"""The execution API: an approved change's execution, plan, completion, rollback and acceptance."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 
-from services.execution import service
-from services.execution.domain import ChangeNotApproved
-from services.execution.models import idempotency_keys
-from services.execution.schemas import AcceptanceCreate, CompletionCreate, ExecutionRead
+from services.execution import rollback, service
+from services.execution.domain import (
+    BakeTimeNotElapsed,
+    ChangeNotApproved,
+    ChecksIncomplete,
+    PlanLocked,
+    StageRunning,
+    StagesIncomplete,
+)
+from services.execution.gate_repository import GateRepository
+from services.execution.lifecycle import ExecutionNotFound
+from services.execution.models import Deployment, idempotency_keys
+from services.execution.plan import RolloutPlan
+from services.execution.schemas import (
+    AcceptanceCreate,
+    CompletionCreate,
+    DeploymentRead,
+    ExecutionRead,
+    RollbackCreate,
+)
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db import Session
 from shared.errors import (
@@ -25,48 +41,103 @@ from shared.idempotency import IDEMPOTENCY_ERRORS, idempotent
 router = APIRouter(prefix="/v1/executions", tags=["executions"])
 
 Executor = Annotated[Principal, Depends(require_roles(Role.EXECUTOR))]
+Planner = Annotated[Principal, Depends(require_roles(Role.EXECUTOR, Role.CHANGE_MANAGER))]
 
-_TRANSITION_ERRORS = (
+TRANSITION_ERRORS = (
     Unauthenticated,
     MissingRole,
     ChangeNotApproved,
     InvalidTransition,
+    InvalidRequest,
     *IDEMPOTENCY_ERRORS,
 )
 
 
-def _etag(response: Response, execution: ExecutionRead) -> ExecutionRead:
+def etag(response: Response, execution: ExecutionRead) -> ExecutionRead:
     response.headers["ETag"] = f'"{execution.version}"'
     return execution
 
 
+def _deployment_read(deployment: Deployment) -> DeploymentRead:
+    return DeploymentRead.model_validate(deployment, from_attributes=True)
+
+
+@router.get(
+    "/deployments",
+    summary="Deployments as execution attached them; `unauthorized=true` for the unapproved.",
+    responses=error_responses(Unauthenticated, InvalidRequest),
+)
+async def list_deployments(
+    session: Session,
+    principal: CurrentPrincipal,
+    unauthorized: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DeploymentRead]:
+    rows = await GateRepository.from_session(session).deployments(
+        unauthorized=unauthorized, limit=limit
+    )
+    return [_deployment_read(row) for row in rows]
+
+
 @router.get(
     "/{change_id}",
-    summary="The execution of an approved change.",
-    responses=error_responses(Unauthenticated, service.ExecutionNotFound),
+    summary="The execution of an approved change, with its stages and rollback.",
+    responses=error_responses(Unauthenticated, ExecutionNotFound),
 )
 async def get_execution(
     change_id: UUID, session: Session, principal: CurrentPrincipal, response: Response
 ) -> ExecutionRead:
-    return _etag(response, await service.get_execution(session, change_id))
+    return etag(response, await service.get_execution(session, change_id))
+
+
+@router.get(
+    "/{change_id}/deployments",
+    summary="The deployments attached to this execution, newest first.",
+    responses=error_responses(Unauthenticated, InvalidRequest),
+)
+async def list_execution_deployments(
+    change_id: UUID,
+    session: Session,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DeploymentRead]:
+    rows = await GateRepository.from_session(session).deployments(change_id=change_id, limit=limit)
+    return [_deployment_read(row) for row in rows]
+
+
+@router.put(
+    "/{change_id}/plan",
+    summary="Replace the rollout plan (stages, checks, bake times, rollback) before it starts.",
+    responses=error_responses(*TRANSITION_ERRORS, PlanLocked),
+)
+async def replace_plan(
+    change_id: UUID,
+    body: RolloutPlan,
+    session: Session,
+    principal: Planner,
+    response: Response,
+) -> ExecutionRead:
+    return etag(response, await service.replace_plan(session, change_id, body, principal))
 
 
 @router.post(
     "/{change_id}/start",
     summary="Start executing an approved change (publishes change.execution_started).",
-    responses=error_responses(*_TRANSITION_ERRORS),
+    responses=error_responses(*TRANSITION_ERRORS),
 )
 @idempotent(idempotency_keys)
 async def start_execution(
     change_id: UUID, session: Session, principal: Executor, response: Response
 ) -> ExecutionRead:
-    return _etag(response, await service.start_execution(session, change_id, principal))
+    return etag(response, await service.start_execution(session, change_id, principal))
 
 
 @router.post(
     "/{change_id}/complete",
-    summary="Report the execution finished (publishes change.completed).",
-    responses=error_responses(*_TRANSITION_ERRORS, InvalidRequest),
+    summary="Report the rollout finished (publishes change.completed).",
+    responses=error_responses(
+        *TRANSITION_ERRORS, StagesIncomplete, BakeTimeNotElapsed, ChecksIncomplete
+    ),
 )
 @idempotent(idempotency_keys)
 async def complete_execution(
@@ -77,15 +148,33 @@ async def complete_execution(
     body: Annotated[CompletionCreate | None, Body()] = None,
 ) -> ExecutionRead:
     completion = body or CompletionCreate()
-    return _etag(
+    return etag(
         response, await service.complete_execution(session, change_id, completion, principal)
     )
 
 
 @router.post(
+    "/{change_id}/rollback",
+    summary="Roll back from wherever the rollout is; irreversible (ends in change.rolled_back).",
+    responses=error_responses(*TRANSITION_ERRORS),
+)
+@idempotent(idempotency_keys)
+async def start_rollback(
+    change_id: UUID,
+    body: RollbackCreate,
+    session: Session,
+    principal: Executor,
+    response: Response,
+) -> ExecutionRead:
+    return etag(response, await rollback.start_rollback(session, change_id, body, principal))
+
+
+@router.post(
     "/{change_id}/acceptance",
     summary="Record acceptance and close the change (publishes change.accepted).",
-    responses=error_responses(*_TRANSITION_ERRORS, InvalidRequest),
+    responses=error_responses(
+        *TRANSITION_ERRORS, StageRunning, service.OutcomeContradictsExecution
+    ),
 )
 @idempotent(idempotency_keys)
 async def accept_execution(
@@ -95,4 +184,4 @@ async def accept_execution(
     principal: Executor,
     response: Response,
 ) -> ExecutionRead:
-    return _etag(response, await service.accept_execution(session, change_id, body, principal))
+    return etag(response, await service.accept_execution(session, change_id, body, principal))

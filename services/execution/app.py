@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from services.execution.api import router
+from services.execution import api, api_gate, api_stages
 from services.execution.handlers import HANDLERS
 from services.execution.models import tables
 from shared.runtime import ServiceModule, build_app
 from shared.settings import Settings
+
+router = APIRouter()
+for part in (api.router, api_stages.router, api_gate.router):
+    router.include_router(part)
 
 SERVICE = ServiceModule(
     name="execution",
@@ -16,7 +20,8 @@ SERVICE = ServiceModule(
     tables=tables,
     handlers=HANDLERS,
     consumes=lambda settings: [settings.changes_topic, settings.deployments_topic],
-    description="Execution of approved changes, from ready to accepted.",
+    description="Execution of approved changes: staged rollouts, the deploy gate, rollback, "
+    "acceptance.",
 )
 
 

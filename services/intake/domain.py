@@ -6,8 +6,11 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
+from shared.concurrency import PreconditionFailed as PreconditionFailed
+from shared.concurrency import PreconditionRequired as PreconditionRequired
+from shared.concurrency import check_version as check_version
 from shared.contracts import ChangeStatus, Plans
-from shared.errors import ChangewardError, InvalidRequest, InvalidTransition
+from shared.errors import InvalidRequest, InvalidTransition
 
 CLOSED = frozenset({ChangeStatus.ACCEPTED, ChangeStatus.REJECTED, ChangeStatus.CANCELLED})
 
@@ -58,18 +61,6 @@ class PlansMissing(InvalidRequest):
     title = "The change lacks required plans"
 
 
-class PreconditionRequired(ChangewardError):
-    status = 428
-    code = "if-match-required"
-    title = "Send If-Match with the change's ETag"
-
-
-class PreconditionFailed(ChangewardError):
-    status = 412
-    code = "version-mismatch"
-    title = "The change was modified since you read it"
-
-
 def transition(status: ChangeStatus, action: Action) -> ChangeStatus:
     """The status after `action`, or InvalidTransition (409) when the machine forbids it."""
     if status not in ALLOWED_FROM[action]:
@@ -97,22 +88,6 @@ def check_submittable(status: ChangeStatus, plans: Plans) -> None:
                 {"loc": ["body", "plans", name], "msg": "required to submit", "type": "missing"}
                 for name in missing
             ],
-        )
-
-
-def check_version(if_match: str | None, version: int) -> None:
-    """Optimistic concurrency: the caller must name the version it edited."""
-    if if_match is None:
-        raise PreconditionRequired(
-            f'Read the change, then send If-Match: "{version}" (its ETag).',
-            current_version=version,
-        )
-    tags = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
-    if "*" not in tags and str(version) not in tags:
-        raise PreconditionFailed(
-            f"You edited version {if_match}; the change is now at version {version}. "
-            "Read it again and reapply your edit.",
-            current_version=version,
         )
 
 

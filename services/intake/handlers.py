@@ -42,12 +42,21 @@ async def on_lifecycle_event(session: AsyncSession, event: CloudEvent) -> None:
         )
         return
     event_type = EventType(event.event_type)
+    if event_type is EventType.CHANGE_ASSESSED and _assesses_an_older_version(change, event):
+        log.info("ignoring the assessment of an earlier version", change_id=event.subject)
+        return
     if event_type in STATUS_AFTER:
         change.status = domain.advanced_status(
             ChangeStatus(change.status), STATUS_AFTER[event_type]
         ).value
     _apply_details(change, event_type, event)
     await session.flush()
+
+
+def _assesses_an_older_version(change: ChangeRequest, event: CloudEvent) -> bool:
+    """An edit sent the change back to review; an assessment of what it was no longer counts."""
+    assessed_version = ChangeAssessed.model_validate(event.data).assessed_version
+    return assessed_version is not None and assessed_version < change.version
 
 
 def _apply_details(change: ChangeRequest, event_type: EventType, event: CloudEvent) -> None:

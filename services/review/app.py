@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from services.review.api import router
+from services.review.api import router as reviews
+from services.review.api_freeze_windows import router as freeze_windows
+from services.review.api_policies import router as policies
 from services.review.handlers import HANDLERS
 from services.review.models import tables
 from shared.runtime import ServiceModule, build_app
 from shared.settings import Settings
+
+router = APIRouter()
+for part in (reviews, policies, freeze_windows):
+    router.include_router(part)
 
 SERVICE = ServiceModule(
     name="review",
@@ -16,7 +22,7 @@ SERVICE = ServiceModule(
     tables=tables,
     handlers=HANDLERS,
     consumes=lambda settings: [settings.changes_topic],
-    description="Assessments of requested changes and their approval decisions.",
+    description="Risk assessments, approval policies and decisions, freeze windows.",
 )
 
 

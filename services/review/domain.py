@@ -1,28 +1,21 @@
-"""The review rules: readiness, impact level, approval policy and decisions; no I/O."""
+"""The review decisions: who may decide, what a decision does to the review; no I/O."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from shared.auth import Role
-from shared.contracts import (
-    ChangeSnapshot,
-    Decision,
-    ImpactLevel,
-    Plans,
-    ReadinessItem,
-    RequiredApproval,
+from shared.contracts import Decision, RequiredApproval
+from shared.errors import (
+    Conflict,
+    InvalidRequest,
+    InvalidTransition,
+    MissingRole,
+    SelfApprovalForbidden,
 )
-from shared.errors import Conflict, InvalidTransition, MissingRole, SelfApprovalForbidden
-
-PRODUCTION_ENVIRONMENTS = frozenset({"production", "prod"})
-
-# DESIGN §1 defaults; critical (change_lead plus a CAB quorum) arrives with the CAB issue.
-APPROVAL_POLICY: dict[ImpactLevel, tuple[RequiredApproval, ...]] = {
-    level: (RequiredApproval(role=Role.CHANGE_MANAGER, count=1),) for level in ImpactLevel
-}
 
 
 class ReviewStatus(StrEnum):
@@ -37,17 +30,24 @@ class AlreadyDecided(Conflict):
     title = "This approver has already decided on the change"
 
 
-@dataclass(frozen=True)
-class Assessment:
-    """What review concludes about a change when it arrives."""
+class WindowPassed(InvalidTransition):
+    code = "window-passed"
+    title = "The change's window has ended; reschedule it before approval"
 
-    impact_level: ImpactLevel
-    readiness: tuple[ReadinessItem, ...]
-    required_approvals: tuple[RequiredApproval, ...]
 
-    @property
-    def ready(self) -> bool:
-        return all(item.status == "pass" for item in self.readiness)
+class NotReady(InvalidTransition):
+    code = "not-ready"
+    title = "The change is not ready for approval"
+
+
+class ChangeFrozen(Conflict):
+    code = "change-frozen"
+    title = "The change's window overlaps a freeze window"
+
+
+class FreezeOverrideRequired(InvalidRequest):
+    code = "freeze-override-reason-required"
+    title = "An urgent change approved during a freeze needs the override's reason"
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class Vote:
     approver: str
     role: Role
     decision: Decision
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class Review:
     status: ReviewStatus
     required_approvals: tuple[RequiredApproval, ...]
     votes: tuple[Vote, ...] = ()
+    emergency: bool = False
+    window_end: datetime | None = None
+    failing_items: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -78,55 +82,39 @@ class Verdict:
     status: ReviewStatus
 
 
-def assess(change: ChangeSnapshot) -> Assessment:
-    level = impact_level(environment=change.environment, emergency=change.emergency)
-    return Assessment(
-        impact_level=level,
-        readiness=tuple(readiness(change.plans)),
-        required_approvals=APPROVAL_POLICY[level],
-    )
-
-
-def readiness(plans: Plans) -> list[ReadinessItem]:
-    """One item per required plan: it passes when the plan has text."""
-    missing = set(plans.missing())
-    return [
-        ReadinessItem(
-            name=f"plan.{name}",
-            status="fail" if name in missing else "pass",
-            reason=f"the {name} plan is {'missing' if name in missing else 'present'}",
-        )
-        for name in Plans.REQUIRED
-    ]
-
-
-def impact_level(*, environment: str, emergency: bool) -> ImpactLevel:
-    """The first rule set; the risk engine of issue 4 replaces it."""
-    if emergency:
-        return ImpactLevel.URGENT
-    if environment.strip().lower() in PRODUCTION_ENVIRONMENTS:
-        return ImpactLevel.IMPORTANT
-    return ImpactLevel.STANDARD
-
-
-def decide(review: Review, *, approver: str, roles: frozenset[Role], decision: Decision) -> Verdict:
+def decide(
+    review: Review,
+    *,
+    approver: str,
+    roles: frozenset[Role],
+    decision: Decision,
+    now: datetime | None = None,
+) -> Verdict:
     """Judge one approver's decision; raises when it may not be recorded."""
+    now = now or datetime.now(UTC)
     if review.status is not ReviewStatus.PENDING:
         raise InvalidTransition(
             f"The review is {review.status.value}; only a pending review takes decisions.",
             current_status=review.status.value,
         )
-    if not review.ready:
-        raise InvalidTransition(
-            "The change is not ready for approval: required plans are missing.",
-            current_status=review.status.value,
+    if review.window_end is not None and review.window_end <= now:
+        raise WindowPassed(
+            f"The window ended at {review.window_end.isoformat()}; "
+            "the requester must reschedule the change.",
+            window_end=review.window_end.isoformat(),
+        )
+    if not review.ready and not review.emergency and decision is Decision.APPROVE:
+        raise NotReady(
+            "Failing readiness items must be fixed or waived by a change_manager first: "
+            f"{', '.join(review.failing_items) or 'see the readiness checklist'}.",
+            failing=list(review.failing_items),
         )
     if approver == review.requester:
         raise SelfApprovalForbidden(f"{approver} requested this change and cannot decide on it.")
     if any(vote.approver == approver for vote in review.votes):
         raise AlreadyDecided(f"{approver} has already decided on this change.")
     role = _counting_role(review.required_approvals, review.votes, roles)
-    vote = Vote(approver=approver, role=role, decision=decision)
+    vote = Vote(approver=approver, role=role, decision=decision, recorded_at=now)
     return Verdict(vote=vote, status=status_after((*review.votes, vote), review.required_approvals))
 
 
@@ -137,6 +125,59 @@ def status_after(votes: Sequence[Vote], required: Sequence[RequiredApproval]) ->
     if all(_approvals_for(votes, need.role) >= need.count for need in required):
         return ReviewStatus.APPROVED
     return ReviewStatus.PENDING
+
+
+def awaiting(required: Sequence[RequiredApproval], votes: Sequence[Vote]) -> list[RequiredApproval]:
+    """The approvals still missing, per role."""
+    return [
+        RequiredApproval(role=need.role, count=need.count - have)
+        for need in required
+        if (have := _approvals_for(votes, need.role)) < need.count
+    ]
+
+
+def expired(vote: Vote, *, now: datetime, valid_for: timedelta | None) -> bool:
+    """A decision older than the policy's `vote_valid_for` no longer counts."""
+    return (
+        valid_for is not None
+        and vote.recorded_at is not None
+        and now - vote.recorded_at > valid_for
+    )
+
+
+def can_act(review: Review, *, subject: str, roles: frozenset[Role]) -> bool:
+    """Whether `subject` could record a decision that counts: the CAB queue's test."""
+    if review.status is not ReviewStatus.PENDING or subject == review.requester:
+        return False
+    if not (review.ready or review.emergency):
+        return False
+    if any(vote.approver == subject for vote in review.votes):
+        return False
+    return any(need.role in roles for need in awaiting(review.required_approvals, review.votes))
+
+
+def check_freeze(*, frozen_by: Sequence[str], emergency: bool, override_reason: str | None) -> None:
+    """A freeze blocks approval unless the change is an emergency and says why it must run."""
+    if not frozen_by:
+        return
+    if not emergency:
+        raise ChangeFrozen(
+            f"Freeze windows {', '.join(frozen_by)} cover the change's window; "
+            "only an urgent change may be approved inside a freeze.",
+            freeze_windows=list(frozen_by),
+        )
+    if not (override_reason or "").strip():
+        raise FreezeOverrideRequired(
+            "This urgent change falls in a freeze window: give `freeze_override_reason`.",
+            freeze_windows=list(frozen_by),
+            errors=[
+                {
+                    "loc": ["body", "freeze_override_reason"],
+                    "msg": "required when approving during a freeze",
+                    "type": "missing",
+                }
+            ],
+        )
 
 
 def _counting_role(

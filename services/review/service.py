@@ -1,4 +1,8 @@
-"""Review use cases: they load, apply the domain rules, save and record events; never commit."""
+"""Assessment use cases: assess, re-assess, close; they flush and record events, never commit.
+
+Every writer of assessments takes the environment's advisory lock before any row lock,
+so conflict detection sees concurrent changes and lockers never deadlock.
+"""
 
 from __future__ import annotations
 
@@ -8,216 +12,139 @@ from uuid import UUID
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.review import domain
+from services.review import domain, policies, rows
+from services.review.assessing import assess
+from services.review.conflicts import overlapping, sync_neighbours, withdraw_from_conflicts
 from services.review.domain import ReviewStatus
-from services.review.models import Approval, Assessment, tables
-from services.review.repository import AssessmentRepository
-from services.review.schemas import ApprovalCreate, ApprovalRead, Readiness, ReviewRead
-from shared.auth import Principal, Role
-from shared.contracts import (
-    ApprovalRecorded,
-    ChangeApproved,
-    ChangeAssessed,
-    ChangeRejected,
-    ChangeSnapshot,
-    Decision,
-    EventType,
-    ImpactLevel,
-    ReadinessItem,
-    RequiredApproval,
-    Window,
-)
-from shared.errors import NotFound
-from shared.outbox import record_event
+from services.review.models import Assessment
+from services.review.publishing import REVIEW_ACTOR, approve, publish_assessed
+from services.review.repository import AssessmentRepository, OutcomeRepository
+from services.review.rescoring import apply_outcome, context_for, material_change, rescore
+from shared.contracts import ChangeAccepted, ChangeSnapshot
 
 log = structlog.get_logger(__name__)
-
-# The actor of events review publishes on its own, not on behalf of a caller.
-REVIEW_ACTOR = "system:review"
-
-
-class ReviewNotFound(NotFound):
-    code = "review-not-found"
-    title = "Review not found"
 
 
 async def assess_change(session: AsyncSession, change: ChangeSnapshot) -> None:
     """Assess a newly requested change and publish `change.assessed`; once per change."""
-    assessment = domain.assess(change)
-    inserted = await AssessmentRepository.from_session(session).add_if_absent(
-        Assessment(
-            change_id=change.change_id,
-            requester=change.requester,
-            title=change.title,
-            category=change.category.value,
-            services=change.services,
-            environment=change.environment,
-            window_start_at=change.window.start,
-            window_end_at=change.window.end,
-            emergency=change.emergency,
-            impact_level=assessment.impact_level.value,
-            ready=assessment.ready,
-            readiness=[item.model_dump(mode="json") for item in assessment.readiness],
-            required_approvals=[
-                need.model_dump(mode="json") for need in assessment.required_approvals
-            ],
-            status=ReviewStatus.PENDING.value,
-            version=1,
-        )
+    repository = AssessmentRepository.from_session(session)
+    if await repository.get(change.change_id) is not None:
+        await reassess_change(session, change)
+        return
+    await repository.lock_environment(change.environment)
+    in_force, now = await policies.in_force(session), datetime.now(UTC)
+    conflicts = await overlapping(repository, change)
+    context = await context_for(session, change, in_force, conflicts, now)
+    outcome = assess(change, in_force, context)
+    assessment = Assessment(
+        change_id=change.change_id, status=ReviewStatus.PENDING.value, version=1
     )
-    if not inserted:
+    apply_outcome(assessment, change, outcome, conflicts, in_force, now)
+    if not await repository.add_if_absent(assessment):
         log.info("change already assessed", change_id=str(change.change_id))
         return
-    await record_event(
+    stored = await repository.get(change.change_id, for_update=True)
+    assert stored is not None
+    await publish_assessed(session, stored, actor=REVIEW_ACTOR)
+    if outcome.pre_approved:
+        await approve(
+            session, stored, in_force.approvals.of(outcome.level), now=now, actor=REVIEW_ACTOR
+        )
+    await sync_neighbours(session, stored.change_id, added=conflicts, removed=(), now=now)
+
+
+async def reassess_change(session: AsyncSession, change: ChangeSnapshot) -> None:
+    """Re-assess an edited or rescheduled change; a stale or repeated snapshot changes nothing."""
+    repository = AssessmentRepository.from_session(session)
+    found = await repository.get(change.change_id)
+    if found is None:
+        await assess_change(session, change)
+        return
+    for environment in sorted({found.environment, change.environment}):
+        await repository.lock_environment(environment)
+    assessment = await repository.get(change.change_id, for_update=True)
+    assert assessment is not None
+    if change.version <= (assessment.assessed_version or 0):
+        log.info(
+            "stale change snapshot ignored",
+            change_id=str(change.change_id),
+            version=change.version,
+            assessed_version=assessment.assessed_version,
+        )
+        return
+    if assessment.status != ReviewStatus.PENDING.value:
+        # Intake refuses edits after approval; one racing the approval cannot revoke it.
+        log.warning(
+            "edit of a decided change not re-assessed",
+            change_id=str(change.change_id),
+            status=assessment.status,
+        )
+        return
+    before = rows.snapshot(assessment)
+    old_conflicts = set(assessment.conflicts)
+    conflicts = await overlapping(repository, change)
+    now = datetime.now(UTC)
+    await rescore(
         session,
-        tables,
-        EventType.CHANGE_ASSESSED,
-        subject=str(change.change_id),
-        data=ChangeAssessed(
-            impact_level=assessment.impact_level,
-            ready=assessment.ready,
-            readiness=list(assessment.readiness),
-            required_approvals=list(assessment.required_approvals),
-        ),
-        actor=REVIEW_ACTOR,
+        assessment,
+        change,
+        await policies.in_force(session),
+        conflicts=conflicts,
+        now=now,
+        invalidate_because=material_change(before, change),
+    )
+    await sync_neighbours(
+        session,
+        assessment.change_id,
+        added=set(conflicts) - old_conflicts,
+        removed=old_conflicts - set(conflicts),
+        now=now,
     )
 
 
 async def cancel_review(session: AsyncSession, change_id: UUID) -> None:
-    """Close a pending review of a cancelled change."""
-    repository = AssessmentRepository.from_session(session)
-    assessment = await repository.get(change_id, for_update=True)
+    """Close a pending review of a cancelled change; it conflicts with nothing any more."""
+    assessment = await locked(session, change_id)
     if assessment is None:
         return
     status = domain.status_on_cancel(ReviewStatus(assessment.status))
     if status.value != assessment.status:
         assessment.status = status.value
         assessment.version += 1
-        await repository.flush()
+    await withdraw_from_conflicts(session, assessment)
 
 
-async def get_review(session: AsyncSession, change_id: UUID) -> ReviewRead:
-    return to_read(await _load(AssessmentRepository.from_session(session), change_id))
-
-
-async def record_decision(
-    session: AsyncSession, change_id: UUID, body: ApprovalCreate, principal: Principal
-) -> ReviewRead:
-    """Record one approver's decision; publishes the outcome once the review is decided."""
-    repository = AssessmentRepository.from_session(session)
-    # The row lock serialises concurrent decisions, so only one of them can decide the review.
-    assessment = await _load(repository, change_id, for_update=True)
-    verdict = domain.decide(
-        _review(assessment),
-        approver=principal.subject,
-        roles=principal.roles,
-        decision=body.decision,
-    )
-    await repository.add_approval(
-        assessment,
-        Approval(
-            approver=principal.subject,
-            role=verdict.vote.role.value,
-            decision=body.decision.value,
-            comment=body.comment,
-        ),
-    )
-    assessment.version += 1
-    subject = str(change_id)
-    await record_event(
-        session,
-        tables,
-        EventType.CHANGE_APPROVAL_RECORDED,
-        subject=subject,
-        data=ApprovalRecorded(
-            approver=principal.subject,
-            role=verdict.vote.role,
-            decision=body.decision,
-            comment=body.comment,
-        ),
-        actor=principal.subject,
-    )
-    if verdict.status is not ReviewStatus.PENDING:
-        assessment.status = verdict.status.value
-        assessment.decided_at = datetime.now(UTC)
-        event_type, outcome = _outcome_event(assessment, verdict.status, body, principal)
-        await record_event(
-            session, tables, event_type, subject=subject, data=outcome, actor=principal.subject
-        )
-    await repository.flush()
-    return to_read(assessment)
-
-
-def _outcome_event(
-    assessment: Assessment, status: ReviewStatus, body: ApprovalCreate, principal: Principal
-) -> tuple[EventType, ChangeApproved | ChangeRejected]:
-    if status is ReviewStatus.REJECTED:
-        return EventType.CHANGE_REJECTED, ChangeRejected(
-            rejected_by=principal.subject, comment=body.comment
-        )
-    return EventType.CHANGE_APPROVED, ChangeApproved(
-        impact_level=ImpactLevel(assessment.impact_level),
-        approvers=[
-            approval.approver
-            for approval in assessment.approvals
-            if approval.decision == Decision.APPROVE.value
-        ],
-        services=assessment.services,
-        environment=assessment.environment,
-        window=Window(start=assessment.window_start_at, end=assessment.window_end_at),
-    )
-
-
-async def _load(
-    repository: AssessmentRepository, change_id: UUID, *, for_update: bool = False
-) -> Assessment:
-    assessment = await repository.get(change_id, for_update=for_update)
+async def finish_change(session: AsyncSession, change_id: UUID, at: datetime) -> None:
+    """Execution is over (completed, failed, rolled back): the change no longer conflicts."""
+    assessment = await locked(session, change_id)
     if assessment is None:
-        raise ReviewNotFound(f"Change {change_id} has not been assessed (yet).")
-    return assessment
+        return
+    if assessment.finished_at is None:
+        assessment.finished_at = at
+    await withdraw_from_conflicts(session, assessment)
 
 
-def _review(assessment: Assessment) -> domain.Review:
-    return domain.Review(
-        requester=assessment.requester,
-        ready=assessment.ready,
-        status=ReviewStatus(assessment.status),
-        required_approvals=_required_approvals(assessment),
-        votes=tuple(
-            domain.Vote(
-                approver=approval.approver,
-                role=Role(approval.role),
-                decision=Decision(approval.decision),
-            )
-            for approval in assessment.approvals
-        ),
+async def record_outcome(
+    session: AsyncSession, change_id: UUID, accepted: ChangeAccepted, at: datetime
+) -> None:
+    """Count the outcome toward its services' failure rate, and close the change."""
+    assessment = await locked(session, change_id)
+    if assessment is None:
+        log.info("outcome of a change review never saw", change_id=str(change_id))
+        return
+    await OutcomeRepository.from_session(session).record(
+        change_id, assessment.services, accepted.outcome, at
     )
+    if assessment.finished_at is None:
+        assessment.finished_at = at
+    await withdraw_from_conflicts(session, assessment)
 
 
-def _required_approvals(assessment: Assessment) -> tuple[RequiredApproval, ...]:
-    return tuple(RequiredApproval.model_validate(need) for need in assessment.required_approvals)
-
-
-def to_read(assessment: Assessment) -> ReviewRead:
-    return ReviewRead(
-        change_id=assessment.change_id,
-        impact_level=ImpactLevel(assessment.impact_level),
-        readiness=Readiness(
-            ready=assessment.ready,
-            items=[ReadinessItem.model_validate(item) for item in assessment.readiness],
-        ),
-        required_approvals=list(_required_approvals(assessment)),
-        approvals=[
-            ApprovalRead(
-                approver=approval.approver,
-                role=Role(approval.role),
-                decision=Decision(approval.decision),
-                comment=approval.comment,
-                recorded_at=approval.recorded_at,
-            )
-            for approval in assessment.approvals
-        ],
-        status=ReviewStatus(assessment.status),
-        assessed_at=assessment.assessed_at,
-        decided_at=assessment.decided_at,
-    )
+async def locked(session: AsyncSession, change_id: UUID) -> Assessment | None:
+    """The assessment, its row locked after its environment's lock."""
+    repository = AssessmentRepository.from_session(session)
+    found = await repository.get(change_id)
+    if found is None:
+        return None
+    await repository.lock_environment(found.environment)
+    return await repository.get(change_id, for_update=True)

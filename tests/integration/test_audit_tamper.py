@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -138,20 +139,32 @@ async def test_the_writer_role_may_append_and_read(ledger: AuditStack) -> None:
 
 async def test_the_service_appends_as_the_writer_role(ledger: AuditStack) -> None:
     # Take INSERT away from the role alone: if appends ran as the connecting superuser,
-    # they would still succeed.
+    # they would still succeed. The ledger never skips an event, so the append is retried
+    # until the grant is back, and then recorded once.
     connection = await asyncpg.connect(asyncpg_dsn(ledger.database_url))
+    event = change_event()
     try:
         await connection.execute(f"REVOKE INSERT ON audit.ledger_entry FROM {WRITER}")
-        await ledger.publish(change_event())
-        rows = await connection.fetch(
-            "SELECT outcome, error FROM audit.inbox ORDER BY processed_at DESC LIMIT 1"
+        delivery = asyncio.create_task(ledger.publish(event))
+        await asyncio.sleep(1.5)
+        assert not delivery.done()
+        assert (
+            await connection.fetchval(
+                "SELECT count(*) FROM audit.ledger_entry WHERE event_id = $1", event.id
+            )
+            == 0
         )
-        assert rows[0]["outcome"] == "failed"
-        assert "permission denied" in rows[0]["error"]
+        assert (
+            await connection.fetchval(
+                "SELECT count(*) FROM audit.inbox WHERE event_id = $1", event.id
+            )
+            == 0
+        )
     finally:
         await connection.execute(f"GRANT INSERT ON audit.ledger_entry TO {WRITER}")
         await connection.close()
-    assert (await verify(ledger))["entries"] == ENTRIES
+    await asyncio.wait_for(delivery, timeout=30)
+    assert (await verify(ledger))["entries"] == ENTRIES + 1
 
 
 # --- the tamper suite ---

@@ -8,7 +8,16 @@ from typing import Any
 
 import httpx
 
-from tests.support.clients import CHANGE_BODY, Tokens, eventually, fetch, scalar
+from tests.support.clients import (
+    CHANGE_BODY,
+    WINDOW_END,
+    WINDOW_START,
+    Tokens,
+    eventually,
+    fetch,
+    iso,
+    scalar,
+)
 
 
 def _report(service: str, **fields: Any) -> dict[str, Any]:
@@ -17,8 +26,8 @@ def _report(service: str, **fields: Any) -> dict[str, Any]:
         "environment": "production",
         "version": "2.14.0",
         "status": "succeeded",
-        "started_at": "2026-12-01T02:05:00Z",
-        "finished_at": "2026-12-01T02:09:30Z",
+        "started_at": iso(WINDOW_START + timedelta(minutes=5)),
+        "finished_at": iso(WINDOW_START + timedelta(minutes=9, seconds=30)),
         "pipeline_url": "https://ci.example.com/runs/4711",
         "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
         **fields,
@@ -108,7 +117,7 @@ async def test_a_deployment_is_tied_to_its_approved_change(
     assert in_window.json()["change_id"] == change_id
     assert in_window.json()["unauthorized"] is False
 
-    outside = _report(service, started_at="2026-12-01T05:00:00Z", finished_at=None)
+    outside = _report(service, started_at=iso(WINDOW_END + timedelta(hours=2)), finished_at=None)
     late = await api.post("/v1/deployments", json=outside, headers=ci)
     assert late.json()["correlation"] == "none"
     assert late.json()["unauthorized"] is True

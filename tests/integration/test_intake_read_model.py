@@ -84,3 +84,35 @@ async def test_late_and_repeated_events_converge(
     assert change["status"] == "accepted"
     assert change["outcome"] == "successful"
     assert change["execution"]["finished_at"] is not None
+
+
+async def test_an_assessment_of_an_edited_away_version_is_ignored(
+    api: httpx.AsyncClient, app: FastAPI, tokens: Tokens
+) -> None:
+    rita = tokens.headers("rita", "requester")
+    created = (await api.post("/v1/changes", json=CHANGE_BODY, headers=rita)).json()
+    change_id = created["id"]
+    edited = await api.patch(
+        f"/v1/changes/{change_id}",
+        json={"title": "Triple checkout pods for the sale"},
+        headers={**rita, "If-Match": f'"{created["version"]}"'},
+    )
+    assert edited.status_code == 200, edited.text
+    deliver = consumer_of(SERVICES["intake"], app.state.database)
+    stale = {
+        "impact_level": "critical",
+        "ready": True,
+        "readiness": [],
+        "required_approvals": [],
+        "assessed_version": created["version"],
+    }
+    await deliver(_event(change_id, EventType.CHANGE_ASSESSED, 7, stale))
+    change = (await api.get(f"/v1/changes/{change_id}", headers=rita)).json()
+    assert change["status"] == "draft"
+    assert change["impact_level"] is None
+
+    current = {**stale, "impact_level": "standard", "assessed_version": edited.json()["version"]}
+    await deliver(_event(change_id, EventType.CHANGE_ASSESSED, 8, current))
+    change = (await api.get(f"/v1/changes/{change_id}", headers=rita)).json()
+    assert change["status"] == "assessed"
+    assert change["impact_level"] == "standard"

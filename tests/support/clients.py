@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
@@ -66,12 +66,21 @@ async def create_database(server_url: str, name: str) -> str:
     return f"{server_url}/{name}"
 
 
+# The planned window: an hour, two days from now (review refuses to approve a past window).
+WINDOW_START = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+WINDOW_END = WINDOW_START + timedelta(hours=1)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 CHANGE_BODY: dict[str, Any] = {
     "title": "Double checkout pods for the sale",
     "category": "hardware",
     "services": ["checkout"],
     "environment": "production",
-    "window": {"start": "2026-12-01T02:00:00Z", "end": "2026-12-01T03:00:00Z"},
+    "window": {"start": iso(WINDOW_START), "end": iso(WINDOW_END)},
     "plans": {
         "implementation": "Scale checkout from 6 to 12 pods",
         "rollback": "Scale back to 6 pods",

@@ -26,6 +26,10 @@ ROUTES = {
     "/v1/gate": "execution",
     "/v1/audit": "audit",
     "/v1/reports": "audit",
+    "/v1/incidents": "audit",
+    "/v1/retrospectives": "audit",
+    "/v1/subscriptions": "notify",
+    "/v1/deliveries": "notify",
 }
 
 

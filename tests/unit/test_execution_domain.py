@@ -1,6 +1,8 @@
-"""The execution state machine: ready -> in_progress -> completed -> accepted, and nothing else."""
+"""The execution and stage state machines: every allowed move, and a 409 for every other."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -10,18 +12,33 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from services.execution.domain import (
     CLOSED,
     Action,
+    BakeTimeNotElapsed,
     ChangeNotApproved,
+    ChecksIncomplete,
     ExecutionStatus,
+    StageAction,
+    StageStatus,
     allowed_from,
+    check_bake_time,
+    check_results_complete,
+    stage_transition,
     transition,
 )
 from shared.errors import Conflict, InvalidTransition
 
+_E = ExecutionStatus
 ALLOWED: dict[tuple[ExecutionStatus, Action], ExecutionStatus] = {
-    (ExecutionStatus.READY, Action.START): ExecutionStatus.IN_PROGRESS,
-    (ExecutionStatus.IN_PROGRESS, Action.COMPLETE): ExecutionStatus.COMPLETED,
-    (ExecutionStatus.COMPLETED, Action.ACCEPT): ExecutionStatus.ACCEPTED,
-    (ExecutionStatus.READY, Action.CANCEL): ExecutionStatus.CANCELLED,
+    (_E.READY, Action.START): _E.IN_PROGRESS,
+    (_E.IN_PROGRESS, Action.COMPLETE): _E.COMPLETED,
+    (_E.IN_PROGRESS, Action.FAIL): _E.FAILED,
+    (_E.IN_PROGRESS, Action.ROLLBACK): _E.ROLLING_BACK,
+    (_E.COMPLETED, Action.ROLLBACK): _E.ROLLING_BACK,
+    (_E.FAILED, Action.ROLLBACK): _E.ROLLING_BACK,
+    (_E.ROLLING_BACK, Action.FINISH_ROLLBACK): _E.ROLLED_BACK,
+    (_E.COMPLETED, Action.ACCEPT): _E.ACCEPTED,
+    (_E.FAILED, Action.ACCEPT): _E.ACCEPTED,
+    (_E.ROLLED_BACK, Action.ACCEPT): _E.ACCEPTED,
+    (_E.READY, Action.CANCEL): _E.CANCELLED,
 }
 
 FORBIDDEN = [
@@ -86,10 +103,21 @@ def _run(actions: list[Action]) -> tuple[ExecutionStatus, list[Action]]:
 
 
 @given(st.lists(st.sampled_from(Action), max_size=30))
-def test_no_sequence_reaches_accepted_without_start_then_complete(actions: list[Action]) -> None:
+def test_no_sequence_reaches_accepted_without_starting_and_finishing(actions: list[Action]) -> None:
     status, applied = _run(actions)
     if status is ExecutionStatus.ACCEPTED:
-        assert applied == [Action.START, Action.COMPLETE, Action.ACCEPT]
+        assert applied[0] is Action.START
+        assert applied[-1] is Action.ACCEPT
+        assert set(applied[1:-1]) & {Action.COMPLETE, Action.FAIL, Action.FINISH_ROLLBACK}
+
+
+@given(st.lists(st.sampled_from(Action), max_size=30))
+def test_a_rollback_is_never_undone(actions: list[Action]) -> None:
+    """Once a rollback starts, the only way on is to finish it, then to accept."""
+    _, applied = _run(actions)
+    if Action.ROLLBACK in applied:
+        after = applied[applied.index(Action.ROLLBACK) + 1 :]
+        assert after in ([], [Action.FINISH_ROLLBACK], [Action.FINISH_ROLLBACK, Action.ACCEPT])
 
 
 class ExecutionLifecycle(RuleBasedStateMachine):
@@ -112,9 +140,10 @@ class ExecutionLifecycle(RuleBasedStateMachine):
         self.history.append(action)
 
     @invariant()
-    def accepted_only_after_start_and_complete(self) -> None:
+    def accepted_only_after_start_and_an_ending(self) -> None:
         if self.status is ExecutionStatus.ACCEPTED:
-            assert self.history == [Action.START, Action.COMPLETE, Action.ACCEPT]
+            assert self.history[0] is Action.START
+            assert self.history[-1] is Action.ACCEPT
 
     @invariant()
     def cancelled_only_before_start(self) -> None:
@@ -127,3 +156,46 @@ class ExecutionLifecycle(RuleBasedStateMachine):
 
 
 TestExecutionLifecycle = ExecutionLifecycle.TestCase
+
+
+# -- stages ----------------------------------------------------------------------------------
+
+_S = StageStatus
+STAGE_ALLOWED: dict[tuple[StageStatus, StageAction], StageStatus] = {
+    (_S.PENDING, StageAction.START): _S.RUNNING,
+    (_S.PENDING, StageAction.SKIP): _S.SKIPPED,
+    (_S.RUNNING, StageAction.VERIFY): _S.RUNNING,
+    (_S.RUNNING, StageAction.COMPLETE): _S.COMPLETED,
+    (_S.RUNNING, StageAction.FAIL): _S.FAILED,
+    (_S.RUNNING, StageAction.ABORT): _S.ABORTED,
+}
+
+
+@pytest.mark.parametrize(("current", "action"), [(s, a) for s in StageStatus for a in StageAction])
+def test_the_stage_machine_allows_exactly_its_table(
+    current: StageStatus, action: StageAction
+) -> None:
+    expected = STAGE_ALLOWED.get((current, action))
+    if expected is None:
+        with pytest.raises(InvalidTransition) as raised:
+            stage_transition(current, action)
+        assert raised.value.status == 409
+        assert raised.value.extensions["action"] == action.value
+    else:
+        assert stage_transition(current, action) is expected
+
+
+def test_a_stage_completes_only_after_its_bake_time() -> None:
+    started = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    with pytest.raises(BakeTimeNotElapsed) as raised:
+        check_bake_time(started, 600, started + timedelta(seconds=599))
+    assert raised.value.status == 409
+    assert raised.value.extensions["bake_ends_at"] == "2026-12-01T02:10:00+00:00"
+    check_bake_time(started, 600, started + timedelta(seconds=600))
+
+
+def test_a_stage_completes_only_with_every_planned_check_reported() -> None:
+    with pytest.raises(ChecksIncomplete) as raised:
+        check_results_complete(["5xx rate", "p99", "smoke"], {"p99"})
+    assert raised.value.extensions["missing_checks"] == ["5xx rate", "smoke"]
+    check_results_complete(["p99"], {"p99", "extra"})
