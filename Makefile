@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run up down test lint format migrate asyncapi kafka-up kafka-down clean
+.PHONY: help system-deps install run up down test lint format migrate asyncapi kafka-up kafka-down clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -16,6 +16,10 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+system-deps: ## Debian packages the tests use (curl, jq, chromium), installed if missing.
+	@command -v jq >/dev/null && command -v curl >/dev/null && command -v chromium >/dev/null \
+		|| { apt-get update -qq && apt-get install -y -qq curl jq chromium; }
 
 install: $(INSTALLED) ## Create .venv and install Changeward with its development tools.
 
@@ -28,7 +32,7 @@ up: $(INSTALLED) ## Distributed: Kafka, PostgreSQL and the five services on port
 down: ## Stop what `make up` started.
 	bash deploy/local/down.sh
 
-test: $(INSTALLED) ## Every test; starts PostgreSQL and Kafka itself.
+test: $(INSTALLED) system-deps ## Every test; starts PostgreSQL and Kafka itself.
 	$(BIN)/pytest
 
 lint: $(INSTALLED) ## ruff (check and format) and mypy --strict.

@@ -24,6 +24,7 @@ from shared.contracts import (
     ChangeStatus,
     EventType,
     ExecutionStarted,
+    StageReport,
 )
 from shared.events import CloudEvent
 from shared.inbox import EventHandler
@@ -83,6 +84,36 @@ def _apply_details(change: ChangeRequest, event_type: EventType, event: CloudEve
         change.execution = execution
     elif event_type is EventType.CHANGE_ACCEPTED:
         change.outcome = ChangeAccepted.model_validate(event.data).outcome.value
+    elif event_type in _STAGE_STATUS:
+        change.execution = _with_stage(change.execution, event_type, event)
+
+
+# What each stage event says of the stage it names.
+_STAGE_STATUS = {
+    EventType.CHANGE_STAGE_STARTED: "running",
+    EventType.CHANGE_STAGE_COMPLETED: "completed",
+    EventType.CHANGE_STAGE_FAILED: "failed",
+}
+
+
+def _with_stage(
+    execution: dict[str, Any] | None, event_type: EventType, event: CloudEvent
+) -> dict[str, Any]:
+    """The execution with its latest stage; an older stage event arriving late changes nothing."""
+    current: dict[str, Any] = dict(execution or {})
+    if (current.get("stage") or {}).get("sequence", 0) >= event.sequence:
+        return current
+    report = StageReport.model_validate(event.data)
+    current["stage"] = {
+        "number": report.stage,
+        "of": report.stages,
+        "name": report.name,
+        "phase": report.phase.value,
+        "target_percent": report.target_percent,
+        "status": _STAGE_STATUS[event_type],
+        "sequence": event.sequence,
+    }
+    return current
 
 
 # Intake publishes these itself and has already applied them.
@@ -90,6 +121,6 @@ _OWN_EVENTS = {EventType.CHANGE_REQUESTED, EventType.CHANGE_UPDATED, EventType.C
 
 HANDLERS: dict[EventType, EventHandler] = {
     event_type: on_lifecycle_event
-    for event_type in (*STATUS_AFTER, EventType.CHANGE_APPROVAL_RECORDED)
+    for event_type in (*STATUS_AFTER, *_STAGE_STATUS, EventType.CHANGE_APPROVAL_RECORDED)
     if event_type not in _OWN_EVENTS
 }

@@ -128,9 +128,20 @@ class ApprovalSummary(BaseModel):
     recorded_at: datetime
 
 
+class StageSummary(BaseModel):
+    """The latest stage execution reported: a rollout stage or a rollback step."""
+
+    number: int
+    of: int
+    name: str
+    phase: str = Field(description="`rollout` or `rollback`.")
+    target_percent: float | None = None
+    status: str = Field(description="`running`, `completed` or `failed`.")
+
+
 class ExecutionSummary(BaseModel):
     executor: str | None = None
-    stage: str | None = Field(default=None, description="The rollout stage under way, if any.")
+    stage: StageSummary | None = Field(default=None, description="The latest stage, if any.")
     started_at: datetime | None = None
     finished_at: datetime | None = None
 

@@ -116,3 +116,29 @@ async def test_an_assessment_of_an_edited_away_version_is_ignored(
     change = (await api.get(f"/v1/changes/{change_id}", headers=rita)).json()
     assert change["status"] == "assessed"
     assert change["impact_level"] == "standard"
+
+
+async def test_the_latest_stage_shows_and_a_late_one_does_not_move_it_back(
+    api: httpx.AsyncClient, app: FastAPI, tokens: Tokens
+) -> None:
+    rita = tokens.headers("rita", "requester")
+    change_id = (await api.post("/v1/changes", json=CHANGE_BODY, headers=rita)).json()["id"]
+    deliver = consumer_of(SERVICES["intake"], app.state.database)
+    stage = {"stage": 2, "phase": "rollout", "name": "10%", "target_percent": 10.0, "stages": 4}
+    started = _event(change_id, EventType.CHANGE_STAGE_STARTED, 5, {**stage, "started_by": "ed"})
+    completed = {**stage, "completed_by": "ed", "verified": []}
+    await deliver(started)
+    await deliver(_event(change_id, EventType.CHANGE_STAGE_COMPLETED, 6, completed))
+    await deliver(
+        _event(change_id, EventType.CHANGE_STAGE_STARTED, 5, {**stage, "started_by": "ed"})
+    )
+
+    execution = (await api.get(f"/v1/changes/{change_id}", headers=rita)).json()["execution"]
+    assert execution["stage"] == {
+        "number": 2,
+        "of": 4,
+        "name": "10%",
+        "phase": "rollout",
+        "target_percent": 10.0,
+        "status": "completed",
+    }
