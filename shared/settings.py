@@ -33,6 +33,8 @@ class Settings(BaseSettings):
 
     kafka_bootstrap_servers: str | None = None
     kafka_client_id: str = "changeward"
+    # How long a starting service waits for a broker that is not up yet before it gives up.
+    kafka_start_timeout_seconds: float = Field(default=120.0, gt=0)
     changes_topic: str = "changeward.changes.v1"
     deployments_topic: str = "changeward.deployments.v1"
     topic_partitions: int = 6

@@ -11,12 +11,22 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from shared.bus.base import Bus, Message, MessageHandler
 from shared.retry import forever
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+
+class KafkaUnavailable(RuntimeError):
+    """The broker did not answer in time at start."""
 
 
 @dataclass(frozen=True)
@@ -41,17 +51,42 @@ class KafkaBus(Bus):
         self._groups.append(_Group(group, tuple(topics), handler))
 
     async def start(self) -> None:
+        """Connect, waiting up to `kafka_start_timeout_seconds` for a broker that is not up yet."""
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(KafkaError),
+                wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2),
+                stop=stop_after_delay(self._settings.kafka_start_timeout_seconds),
+                before_sleep=lambda state: log.warning(
+                    "waiting for Kafka", servers=self._servers, attempt=state.attempt_number
+                ),
+                reraise=True,
+            ):
+                with attempt:
+                    await self._connect()
+        except KafkaError as error:
+            raise KafkaUnavailable(
+                f"Kafka at {self._servers} did not answer within "
+                f"{self._settings.kafka_start_timeout_seconds:g} s: {error!r}"
+            ) from error
+        for group in self._groups:
+            self._tasks.append(asyncio.create_task(self._consume(group), name=group.group))
+
+    async def _connect(self) -> None:
         await ensure_topics(self._settings)
-        self._producer = AIOKafkaProducer(
+        producer = AIOKafkaProducer(
             bootstrap_servers=self._servers,
             client_id=self._client_id,
             enable_idempotence=True,
             acks="all",
             linger_ms=2,
         )
-        await self._producer.start()
-        for group in self._groups:
-            self._tasks.append(asyncio.create_task(self._consume(group), name=group.group))
+        try:
+            await producer.start()
+        except KafkaError:
+            await producer.stop()
+            raise
+        self._producer = producer
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -130,8 +165,8 @@ def _to_message(record: ConsumerRecord) -> Message:
 async def ensure_topics(settings: Settings) -> None:
     """Create the topics if they are missing (partitions and retention from settings)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(
