@@ -25,6 +25,7 @@ from changeward.cli_common import (
     stderr,
     wants_json,
 )
+from changeward.client import ChangewardClient
 from changeward.duration import parse_duration
 
 exec_app = typer.Typer(
@@ -204,16 +205,21 @@ def gate(
     json_output: Json = False,
     verbose: Verbose = False,
 ) -> None:
-    """May this deploy proceed now? Exit 0 allow, 3 deny, printing every reason."""
-    params = {
-        "change_id": change_id,
-        "service": service,
-        "environment": environment,
-        "stage": stage_number,
-    }
+    """May this deploy proceed now? Exit 0 allow, 3 deny, printing every reason.
+
+    Without --service or --environment, the change's own are asked about (its only service).
+    """
     deadline = time.monotonic() + parse_duration(wait).total_seconds() if wait else None
     pause = parse_duration(interval).total_seconds()
     with reporting(ctx, verbose), client(ctx) as api:
+        if service is None or environment is None:
+            service, environment = _scope_of(api, change_id, service, environment)
+        params = {
+            "change_id": change_id,
+            "service": service,
+            "environment": environment,
+            "stage": stage_number,
+        }
         answer = api.get("/v1/gate", params)
         while not answer.get("allow") and deadline is not None and time.monotonic() < deadline:
             sleep = min(pause, _until(answer.get("next_allowed_at"), pause))
@@ -226,6 +232,19 @@ def gate(
         render.gate(answer)
     if not answer.get("allow"):
         raise typer.Exit(ExitCode.GATE_DENIED)
+
+
+def _scope_of(
+    api: ChangewardClient, change_id: str, service: str | None, environment: str | None
+) -> tuple[str, str]:
+    """The service and environment the gate is asked about: as given, else the change's."""
+    change = api.get(f"/v1/changes/{change_id}")
+    services = list(change.get("services") or [])
+    if service is None:
+        if len(services) != 1:
+            fail(f"the change covers {', '.join(services)}: give --service", ExitCode.USAGE)
+        service = services[0]
+    return service, environment or str(change["environment"])
 
 
 def _measured(value: str | None) -> float | str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+from uuid import UUID
 
 import structlog
 from pydantic import ValidationError
@@ -20,6 +22,8 @@ from shared.tables import MessagingTables
 log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+# Takes the new events of a batch, in order, inside the one transaction of their inbox rows.
+BatchEventHandler = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, OSError, ConnectionError, TimeoutError)
 
@@ -42,40 +46,71 @@ class IdempotentConsumer:
         handlers: Mapping[EventType, EventHandler],
         *,
         handle_any: EventHandler | None = None,
+        handle_batch: BatchEventHandler | None = None,
         retry_failures: bool = False,
     ) -> None:
         self.tables = tables
         self._database = database
         self._handlers = {event_type.value: handler for event_type, handler in handlers.items()}
         self._handle_any = handle_any
+        self._handle_batch = handle_batch
         self._retry_failures = retry_failures
 
     async def __call__(self, message: Message) -> None:
-        try:
-            event = CloudEvent.from_json(message.value)
-        except ValidationError as error:
-            log.error(
-                "dropping a message that is not a CloudEvent", topic=message.topic, error=str(error)
-            )
+        event = _parse(message)
+        if event is None:
             return
         handler = self._handlers.get(event.event_type, self._handle_any)
         if handler is None:
             return
         try:
             await self._apply(event, handler)
-        except TRANSIENT_ERRORS:
-            raise
-        except DBAPIError as error:
-            if error.connection_invalidated or self._retry_failures:
-                raise
-            await self._record_failure(event, error)
-        except Exception as error:  # noqa: BLE001 - a poison event must not block the partition
-            if self._retry_failures:
+        except Exception as error:
+            if _is_transient(error) or self._retry_failures:
                 log.error(
                     "event handler failed; retrying", event_id=str(event.id), error=repr(error)
                 )
                 raise
             await self._record_failure(event, error)
+
+    async def handle_batch(self, messages: Sequence[Message]) -> None:
+        """Consecutive messages of one partition: in one transaction when the service takes
+        batches (one commit, one inbox insert), else one by one."""
+        if self._handle_batch is None or len(messages) == 1:
+            for message in messages:
+                await self(message)
+            return
+        events = [event for event in map(_parse, messages) if event is not None]
+        try:
+            await self._apply_batch(self._handle_batch, events)
+        except Exception as error:
+            if _is_transient(error) or self._retry_failures:
+                log.error("batch handler failed; retrying", events=len(events), error=repr(error))
+                raise
+            # One poison event must not sink its neighbours: settle them one at a time.
+            for message in messages:
+                await self(message)
+
+    async def _apply_batch(self, handler: BatchEventHandler, events: Sequence[CloudEvent]) -> None:
+        unique = list({event.id: event for event in reversed(events)}.values())[::-1]
+        inbox = self.tables.inbox
+        async with self._database.sessionmaker() as session, session.begin():
+            inserted = set(
+                await session.scalars(
+                    insert(inbox)
+                    .values([_inbox_values(event, outcome="applied") for event in unique])
+                    .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
+                    .returning(inbox.c.event_id)
+                )
+            )
+            fresh = [event for event in unique if event.id in inserted]
+            if fresh:
+                await handler(session, fresh)
+        counted: set[UUID] = set()
+        for event in events:
+            outcome = "applied" if event.id in inserted - counted else "duplicate"
+            counted.add(event.id)
+            EVENTS_CONSUMED.labels(self.tables.schema, event.event_type, outcome).inc()
 
     async def _apply(self, event: CloudEvent, handler: EventHandler) -> None:
         async with self._database.sessionmaker() as session, session.begin():
@@ -103,13 +138,34 @@ class IdempotentConsumer:
     def _inbox_row(self, event: CloudEvent, *, outcome: str, error: str | None = None):  # type: ignore[no-untyped-def]
         return (
             insert(self.tables.inbox)
-            .values(
-                event_id=event.id,
-                event_type=event.event_type,
-                subject=event.subject,
-                source=event.source,
-                outcome=outcome,
-                error=error,
-            )
+            .values(**_inbox_values(event, outcome=outcome, error=error))
             .on_conflict_do_nothing(index_elements=[self.tables.inbox.c.event_id])
         )
+
+
+def _inbox_values(event: CloudEvent, *, outcome: str, error: str | None = None) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "event_type": event.event_type,
+        "subject": event.subject,
+        "source": event.source,
+        "outcome": outcome,
+        "error": error,
+    }
+
+
+def _parse(message: Message) -> CloudEvent | None:
+    try:
+        return CloudEvent.from_json(message.value)
+    except ValidationError as error:
+        log.error(
+            "dropping a message that is not a CloudEvent", topic=message.topic, error=str(error)
+        )
+        return None
+
+
+def _is_transient(error: Exception) -> bool:
+    """A database or network outage: the same event will succeed once it is over."""
+    if isinstance(error, TRANSIENT_ERRORS):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

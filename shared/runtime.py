@@ -20,7 +20,7 @@ from shared.contracts import EventType
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.idempotency import idempotency_table_of, run_purger
-from shared.inbox import EventHandler, IdempotentConsumer
+from shared.inbox import BatchEventHandler, EventHandler, IdempotentConsumer
 from shared.observability import RequestContextMiddleware, metrics_endpoint
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
@@ -41,6 +41,8 @@ class ServiceModule:
     # Receives every event without a handler of its own, even of types this build does
     # not know yet: the audit ledger records everything.
     handle_any: EventHandler | None = None
+    # Takes consecutive events in one transaction instead of one transaction each.
+    handle_batch: BatchEventHandler | None = None
     # Retry a failing handler until it succeeds instead of recording the event as failed.
     retry_failures: bool = False
     consumes: Callable[[Settings], Sequence[str]] = lambda settings: ()
@@ -55,6 +57,7 @@ def consumer_of(service: ServiceModule, database: Database) -> IdempotentConsume
         database,
         service.handlers,
         handle_any=service.handle_any,
+        handle_batch=service.handle_batch,
         retry_failures=service.retry_failures,
     )
 

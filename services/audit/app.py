@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from services.audit import api, api_incidents, api_reports, api_retrospectives
-from services.audit.handlers import record_in_ledger
+from services.audit.handlers import record_batch_in_ledger, record_in_ledger
 from services.audit.models import tables
 from services.audit.tree_heads import run_tree_head_signer
 from shared.runtime import ServiceModule, build_app
@@ -21,6 +21,7 @@ SERVICE = ServiceModule(
     router=router,
     tables=tables,
     handle_any=record_in_ledger,
+    handle_batch=record_batch_in_ledger,
     # The system of record never skips an event: a failing append is retried, not dropped.
     retry_failures=True,
     # Never its own tree-heads topic: recording a head would grow the tree, forever.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit import service
@@ -10,3 +12,9 @@ from shared.events import CloudEvent
 
 async def record_in_ledger(session: AsyncSession, event: CloudEvent) -> None:
     await service.append_event(session, event)
+
+
+async def record_batch_in_ledger(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+    """Consecutive events in order, in one transaction: one commit for the whole batch."""
+    for event in events:
+        await service.append_event(session, event)

@@ -1,7 +1,15 @@
 """The message bus: one publisher/consumer interface, a Kafka and an in-process implementation."""
 
-from shared.bus.base import Bus, Message, MessageHandler
+from shared.bus.base import BatchHandler, Bus, Message, MessageHandler, deliver
 from shared.bus.inprocess import InProcessBus
 from shared.bus.kafka import KafkaBus
 
-__all__ = ["Bus", "InProcessBus", "KafkaBus", "Message", "MessageHandler"]
+__all__ = [
+    "BatchHandler",
+    "Bus",
+    "InProcessBus",
+    "KafkaBus",
+    "Message",
+    "MessageHandler",
+    "deliver",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from shared.events import CLOUDEVENTS_MEDIA_TYPE
 
@@ -21,6 +22,24 @@ class Message:
 
 # Returns once the message's effect is durable; raising means "deliver it again".
 MessageHandler = Callable[[Message], Awaitable[None]]
+
+
+@runtime_checkable
+class BatchHandler(Protocol):
+    """A handler that can also take consecutive messages of one partition at once."""
+
+    async def __call__(self, message: Message) -> None: ...
+
+    async def handle_batch(self, messages: Sequence[Message]) -> None: ...
+
+
+async def deliver(handler: MessageHandler, messages: Sequence[Message]) -> None:
+    """Hand `messages`, in order, to `handler`: as one batch when it takes batches."""
+    if isinstance(handler, BatchHandler):
+        await handler.handle_batch(messages)
+        return
+    for message in messages:
+        await handler(message)
 
 
 class Bus(ABC):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
 
-from shared.bus.base import Bus, Message, MessageHandler
+from shared.bus.base import Bus, Message, MessageHandler, deliver
 from shared.retry import forever
 
 log = structlog.get_logger(__name__)
@@ -48,11 +49,11 @@ class InProcessBus(Bus):
 
     async def publish(self, messages: Sequence[Message]) -> None:
         async with self._lock:
-            for message in messages:
-                for subscription in self._subscriptions:
-                    if message.topic in subscription.topics:
-                        await forever(
-                            subscription.handler,
-                            message,
-                            what=f"in-process delivery to {subscription.group}",
-                        )
+            for subscription in self._subscriptions:
+                matching = [m for m in messages if m.topic in subscription.topics]
+                if matching:
+                    await forever(
+                        functools.partial(deliver, subscription.handler),
+                        matching,
+                        what=f"in-process delivery to {subscription.group}",
+                    )

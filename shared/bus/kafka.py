@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from tenacity import (
@@ -18,7 +19,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from shared.bus.base import Bus, Message, MessageHandler
+from shared.bus.base import Bus, Message, MessageHandler, deliver
 from shared.retry import forever
 from shared.settings import Settings
 
@@ -137,12 +138,15 @@ class KafkaBus(Bus):
             try:
                 await consumer.start()
                 log.info("consumer started", group=group.group, topics=group.topics)
-                async for record in consumer:
-                    await forever(
-                        group.handler, _to_message(record), what=f"consumer {group.group}"
-                    )
-                    partition = TopicPartition(record.topic, record.partition)
-                    await consumer.commit({partition: record.offset + 1})
+                while True:
+                    batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+                    for partition, records in batches.items():
+                        await forever(
+                            functools.partial(deliver, group.handler),
+                            [_to_message(record) for record in records],
+                            what=f"consumer {group.group}",
+                        )
+                        await consumer.commit({partition: records[-1].offset + 1})
             except KafkaError as error:
                 log.warning(
                     "consumer lost the broker; restarting", group=group.group, error=repr(error)

@@ -135,20 +135,22 @@ def test_gate_allows_with_exit_0_and_sends_every_criterion(cli: Any, fake: FakeS
 
 def test_gate_denies_with_exit_3_printing_every_reason(cli: Any, fake: FakeServer) -> None:
     fake.answer("GET", "/v1/gate", (200, DENY))
-    result = cli("gate", "--change", CHANGE)
+    scope = ["--service", "checkout", "--environment", "production"]
+    result = cli("gate", "--change", CHANGE, *scope)
     assert result.exit_code == 3
     assert "DENY" in result.stdout
     for reason in DENY["reasons"]:
         assert f"[{reason['code']}] {reason['message']}" in result.stdout
     assert "next allowed at 2026-11-30T00:00:00Z" in result.stdout
-    as_json = cli("gate", "--change", CHANGE, "--json")
+    as_json = cli("gate", "--change", CHANGE, *scope, "--json")
     assert as_json.exit_code == 3
     assert json.loads(as_json.stdout) == DENY
 
 
 def test_gate_waits_until_allowed(cli: Any, fake: FakeServer) -> None:
     fake.answer("GET", "/v1/gate", (200, DENY), (200, ALLOW))
-    result = cli("gate", "--change", CHANGE, "--wait", "30s", "--interval", "1s")
+    scope = ["--service", "checkout", "--environment", "production"]
+    result = cli("gate", "--change", CHANGE, *scope, "--wait", "30s", "--interval", "1s")
     assert result.exit_code == 0, result.output
     assert len(fake.requests) == 2
     assert "asking again" in result.stderr
