@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help system-deps install run up down test lint format migrate asyncapi kafka-up kafka-down clean
+.PHONY: help system-deps install run up down test bench lint format migrate asyncapi kafka-up kafka-down clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ down: ## Stop what `make up` started.
 
 test: $(INSTALLED) system-deps ## Every test; starts PostgreSQL and Kafka itself.
 	$(BIN)/pytest
+
+bench: $(INSTALLED) ## Benchmarks against the ceiling (~5 min); writes bench/results/.
+	$(BIN)/python -m bench
 
 lint: $(INSTALLED) ## ruff (check and format) and mypy --strict.
 	$(BIN)/ruff check .
