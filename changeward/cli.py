@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import timedelta
 from typing import Annotated
 
@@ -94,6 +95,9 @@ def run(
 
     settings, created = stack.ensure_jwt_secret(_settings())
     database_url, server = stack.ensure_database(settings)
+    # uvicorn re-raises SIGTERM once it has shut down; as SystemExit, it still lets the
+    # `finally` below stop the embedded PostgreSQL instead of leaving it running.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         stack.migrate_all(database_url)
         _print_welcome(settings, created, host or settings.host, port or settings.port)
@@ -106,6 +110,10 @@ def run(
     finally:
         if server is not None:
             server.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @app.command()

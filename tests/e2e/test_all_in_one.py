@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.embedded_postgres import free_port
+from shared.embedded_postgres import EmbeddedPostgres, free_port
 from tests.support.clients import CHANGE_BODY, Tokens
 from tests.support.infra import REPO
 from tests.support.processes import changeward_process
@@ -38,6 +38,8 @@ def test_embedded_data_survives_a_restart(tmp_path: Path, jwt_secret: str, token
         assert created.status_code == 201
         change_id = created.json()["id"]
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+    # Stopping Changeward (SIGTERM) stops its embedded PostgreSQL too.
+    assert not EmbeddedPostgres(tmp_path / "data" / "postgres").is_running()
 
     with changeward_process(["run"], env, tmp_path / "second.log") as base:
         again = httpx.get(f"{base}/v1/changes/{change_id}", headers=headers, timeout=10)
