@@ -16,17 +16,10 @@ from services.execution.gate_repository import GateRepository
 from services.execution.models import Deployment, Execution, ExecutionStage
 from services.execution.repository import ExecutionRepository
 from services.execution.stages import fail_stage
-from shared.contracts import DeploymentReported, DeploymentStatus, StagePhase
+from shared.contracts import DeploymentReported, DeploymentStatus, StagePhase, is_production
 from shared.events import CloudEvent
 
 log = structlog.get_logger(__name__)
-
-# The environments intake also treats as production (services/intake/domain.py).
-PRODUCTION_ENVIRONMENTS = frozenset({"production", "prod", "prd", "live"})
-
-
-def is_production(environment: str) -> bool:
-    return environment.strip().lower() in PRODUCTION_ENVIRONMENTS
 
 
 def stage_of(stages: list[ExecutionStage]) -> ExecutionStage | None:

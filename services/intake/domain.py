@@ -9,7 +9,7 @@ from typing import Any
 from shared.concurrency import PreconditionFailed as PreconditionFailed
 from shared.concurrency import PreconditionRequired as PreconditionRequired
 from shared.concurrency import check_version as check_version
-from shared.contracts import ChangeStatus, Plans
+from shared.contracts import ChangeStatus, Plans, is_production
 from shared.errors import InvalidRequest, InvalidTransition
 
 CLOSED = frozenset({ChangeStatus.ACCEPTED, ChangeStatus.REJECTED, ChangeStatus.CANCELLED})
@@ -129,8 +129,6 @@ def with_approval(approvals: Sequence[Mapping[str, Any]], approval: Mapping[str,
 
 # -- CI/CD deployments -------------------------------------------------------------------------
 
-PRODUCTION_ENVIRONMENTS = frozenset({"production", "prod", "prd", "live"})
-
 # A change in one of these has been approved; deploying it is authorized.
 APPROVED_STATUSES = frozenset(
     {
@@ -144,10 +142,6 @@ APPROVED_STATUSES = frozenset(
 )
 # An emergency (urgent) change may start before its approval completes.
 EMERGENCY_STATUSES = frozenset({ChangeStatus.SUBMITTED, ChangeStatus.ASSESSED})
-
-
-def is_production(environment: str) -> bool:
-    return environment.strip().lower() in PRODUCTION_ENVIRONMENTS
 
 
 def authorizes(status: ChangeStatus, *, emergency: bool) -> bool:

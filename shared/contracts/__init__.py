@@ -17,10 +17,12 @@ from shared.contracts.audit import (
     TreeHeadPublished,
 )
 from shared.contracts.change import (
+    PRODUCTION_ENVIRONMENTS,
     ChangeSnapshot,
     NonBlank,
     Plans,
     Window,
+    is_production,
 )
 from shared.contracts.enums import (
     ActionItemStatus,
@@ -113,6 +115,8 @@ STATUS_AFTER: dict[EventType, ChangeStatus] = {
 
 
 __all__ = [
+    "PRODUCTION_ENVIRONMENTS",
+    "is_production",
     "ActionItemRecord",
     "ActionItemStatus",
     "ActionItemUpdated",

@@ -120,3 +120,11 @@ class ChangeSnapshot(BaseModel):
     @classmethod
     def _details_of_category(cls, data: Any) -> Any:
         return details_matching_category(data, model=cls.__name__)
+
+
+# The environment names every service treats as production.
+PRODUCTION_ENVIRONMENTS = frozenset({"production", "prod", "prd", "live"})
+
+
+def is_production(environment: str) -> bool:
+    return environment.strip().lower() in PRODUCTION_ENVIRONMENTS
