@@ -60,7 +60,7 @@ class IdempotentConsumer:
         event = _parse(message)
         if event is None:
             return
-        handler = self._handlers.get(event.event_type, self._handle_any)
+        handler = self._handler_of(event)
         if handler is None:
             return
         try:
@@ -74,15 +74,21 @@ class IdempotentConsumer:
             await self._record_failure(event, error)
 
     async def handle_batch(self, messages: Sequence[Message]) -> None:
-        """Consecutive messages of one partition: in one transaction when the service takes
-        batches (one commit, one inbox insert), else one by one."""
-        if self._handle_batch is None or len(messages) == 1:
-            for message in messages:
-                await self(message)
+        """Consecutive messages of one partition in one transaction (one inbox insert, one
+        commit): given to the service's batch handler if it has one, else to each event's
+        handler in turn. If the batch fails it is settled again one event at a time."""
+        if len(messages) == 1:
+            await self(messages[0])
             return
-        events = [event for event in map(_parse, messages) if event is not None]
+        events = [
+            event
+            for event in map(_parse, messages)
+            if event is not None and self._handler_of(event) is not None
+        ]
+        if not events:
+            return
         try:
-            await self._apply_batch(self._handle_batch, events)
+            await self._apply_batch(self._handle_batch or self._each_in_turn, events)
         except Exception as error:
             if _is_transient(error) or self._retry_failures:
                 log.error("batch handler failed; retrying", events=len(events), error=repr(error))
@@ -90,6 +96,15 @@ class IdempotentConsumer:
             # One poison event must not sink its neighbours: settle them one at a time.
             for message in messages:
                 await self(message)
+
+    def _handler_of(self, event: CloudEvent) -> EventHandler | None:
+        return self._handlers.get(event.event_type, self._handle_any)
+
+    async def _each_in_turn(self, session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+        for event in events:
+            handler = self._handler_of(event)
+            assert handler is not None
+            await handler(session, event)
 
     async def _apply_batch(self, handler: BatchEventHandler, events: Sequence[CloudEvent]) -> None:
         unique = list({event.id: event for event in reversed(events)}.values())[::-1]
@@ -108,7 +123,7 @@ class IdempotentConsumer:
                 await handler(session, fresh)
         counted: set[UUID] = set()
         for event in events:
-            outcome = "applied" if event.id in inserted - counted else "duplicate"
+            outcome = "applied" if event.id in inserted and event.id not in counted else "duplicate"
             counted.add(event.id)
             EVENTS_CONSUMED.labels(self.tables.schema, event.event_type, outcome).inc()
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import zlib
 from datetime import timedelta
+from enum import StrEnum
 
 import asyncpg
 import structlog
@@ -78,6 +79,17 @@ async def record_event(
     return event
 
 
+class RelayStep(StrEnum):
+    """The points of one relay batch, in order; a relay may die after any of them."""
+
+    CLAIMED = "claimed"  # rows locked, nothing handed to the bus
+    SENT = "sent"  # handed to the bus, not yet acknowledged
+    ACKED = "acked"  # durably accepted by the bus
+    MARKED_SENT = "marked_sent"  # sent_at updated in the open transaction
+    BEFORE_COMMIT = "before_commit"
+    COMMITTED = "committed"
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in id order and marks them sent.
 
@@ -85,7 +97,9 @@ class OutboxRelay:
     lock: replicas of a service may all run a relay, but only one drains at a
     time, which keeps each key's events in order. A relay that dies after
     publishing and before committing leaves its rows unsent; they are published
-    again and the consumers' inbox drops the repeat.
+    again and the consumers' inbox drops the repeat. Rows are selected by
+    `sent_at IS NULL`, never by a high-water mark, so a transaction that commits
+    after a later id was relayed is still relayed.
     """
 
     def __init__(
@@ -129,7 +143,8 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self.publish(
+            await self.reached(RelayStep.CLAIMED)
+            acknowledged = await self._bus.send(
                 [
                     Message(
                         topic=self._topic_of[EventType(row.event_type)],
@@ -139,23 +154,32 @@ class OutboxRelay:
                     for row in rows
                 ]
             )
+            await self.reached(RelayStep.SENT)
+            await acknowledged
+            await self.reached(RelayStep.ACKED)
             await session.execute(
                 update(outbox)
                 .where(outbox.c.id.in_([row.id for row in rows]))
                 .values(sent_at=func.now())
             )
+            await self.reached(RelayStep.MARKED_SENT)
+            await self.reached(RelayStep.BEFORE_COMMIT)
+        await self.reached(RelayStep.COMMITTED)
         OUTBOX_PUBLISHED.labels(self.tables.schema).inc(len(rows))
         return len(rows)
 
-    async def publish(self, messages: list[Message]) -> None:
-        """The step between claiming and marking sent; fault tests interrupt it."""
-        await self._bus.publish(messages)
+    async def reached(self, step: RelayStep) -> None:
+        """Called as a batch passes each step; crash-point tests stop the process here."""
 
     async def drain(self) -> int:
+        """Publish every committed row; returns how many. A batch short of full took every
+        row there was, so no empty round is spent to find that out."""
         total = 0
-        while published := await self.drain_once():
+        while True:
+            published = await self.drain_once()
             total += published
-        return total
+            if published < self._batch_size:
+                return total
 
     async def pending(self) -> int:
         outbox = self.tables.outbox
@@ -181,7 +205,7 @@ class OutboxRelay:
                 self._wakeup.clear()
                 try:
                     await self.drain()
-                    OUTBOX_PENDING.labels(self.tables.schema).set(await self.pending())
+                    OUTBOX_PENDING.labels(self.tables.schema).set(0)
                     rounds += 1
                     if rounds % 600 == 0:
                         await self.purge_sent()
@@ -191,6 +215,8 @@ class OutboxRelay:
                         schema=self.tables.schema,
                         error=repr(error),
                     )
+                    with contextlib.suppress(Exception):
+                        OUTBOX_PENDING.labels(self.tables.schema).set(await self.pending())
                     await asyncio.sleep(self._idle_poll)
                     continue
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     embedded_postgres_port: int = 5433
-    database_pool_size: int = 10
+    database_pool_size: int = 20
 
     kafka_bootstrap_servers: str | None = None
     kafka_client_id: str = "changeward"

@@ -11,7 +11,7 @@ from services.execution import gate_service
 from services.execution.models import idempotency_keys
 from services.execution.schemas import GateCheckCreate, GateCheckRead, GateRead
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.db import Session
+from shared.db import ReadSession, Session
 from shared.errors import InvalidRequest, MissingRole, Unauthenticated, error_responses
 from shared.idempotency import IDEMPOTENCY_ERRORS, idempotent
 
@@ -26,7 +26,7 @@ Pipeline = Annotated[Principal, Depends(require_roles(Role.EXECUTOR))]
     responses=error_responses(Unauthenticated, InvalidRequest),
 )
 async def ask_gate(
-    session: Session,
+    session: ReadSession,
     principal: CurrentPrincipal,
     change_id: UUID,
     service: Annotated[str, Query(min_length=1, max_length=200)],

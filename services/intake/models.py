@@ -23,6 +23,9 @@ _EMPTY_LIST = text("'[]'::jsonb")
 
 class Base(DeclarativeBase):
     metadata = metadata
+    # Server-made columns (created_at, updated_at...) come back with the INSERT or UPDATE
+    # itself (RETURNING) instead of a SELECT after it.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - read by SQLAlchemy, never mutated
 
 
 class ChangeRequest(Base):

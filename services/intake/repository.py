@@ -59,12 +59,10 @@ class ChangeRepository:
     async def add(self, change: ChangeRequest) -> ChangeRequest:
         self.session.add(change)
         await self.session.flush()
-        await self.session.refresh(change)
         return change
 
     async def flush(self, change: ChangeRequest) -> ChangeRequest:
         await self.session.flush()
-        await self.session.refresh(change)
         return change
 
     async def page(

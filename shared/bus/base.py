@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,17 @@ class Bus(ABC):
 
     @abstractmethod
     async def publish(self, messages: Sequence[Message]) -> None: ...
+
+    async def send(self, messages: Sequence[Message]) -> Awaitable[object]:
+        """Hand `messages` over; awaiting the result waits until they are durably accepted.
+
+        Splits `publish` in two for a bus whose broker acknowledges later (Kafka). Any other
+        bus publishes here, so what it returns is already done.
+        """
+        await self.publish(messages)
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     @abstractmethod
     def subscribe(self, group: str, topics: Sequence[str], handler: MessageHandler) -> None:

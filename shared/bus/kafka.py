@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -111,8 +111,12 @@ class KafkaBus(Bus):
         return True
 
     async def publish(self, messages: Sequence[Message]) -> None:
+        await (await self.send(messages))
+
+    async def send(self, messages: Sequence[Message]) -> Awaitable[object]:
+        """Append `messages` to the producer's batches; await the result for the broker's acks."""
         assert self._producer is not None, "KafkaBus.start() was not called"
-        futures = [
+        acks = [
             await self._producer.send(
                 message.topic,
                 value=message.value,
@@ -121,7 +125,7 @@ class KafkaBus(Bus):
             )
             for message in messages
         ]
-        await asyncio.gather(*futures)
+        return asyncio.gather(*acks)
 
     async def _consume(self, group: _Group) -> None:
         """Consume forever; a broker outage is retried, never fatal."""

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.app import SERVICE as AUDIT
@@ -99,6 +100,52 @@ async def test_a_poison_event_in_a_batch_does_not_sink_its_neighbours(database: 
     )
     outcomes = {row["event_id"]: row["outcome"] for row in rows}
     assert outcomes == {
+        _id(messages[0]): "applied",
+        _id(messages[1]): "failed",
+        _id(messages[2]): "applied",
+    }
+
+
+async def test_without_a_batch_handler_each_event_handler_runs_in_one_transaction(
+    database: Database,
+) -> None:
+    subject = str(uuid.uuid4())
+    transactions: list[int] = []
+
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        transactions.append(await session.scalar(text("SELECT txid_current()")))
+
+    consumer = IdempotentConsumer(intake_tables, database, {EventType.CHANGE_CANCELLED: handle})
+    first, second = _message(subject, "a"), _message(subject, "b")
+    await consumer(first)  # applied before the batch: the batch must not apply it again
+
+    await consumer.handle_batch([first, second, _message(subject, "c")])
+
+    assert len(transactions) == 3
+    assert transactions[1] == transactions[2], "the batch's two new events shared a transaction"
+    inbox = await fetch(
+        database.url, "SELECT outcome FROM intake.inbox WHERE subject = $1", subject
+    )
+    assert [row["outcome"] for row in inbox] == ["applied"] * 3
+
+
+async def test_without_a_batch_handler_a_poison_event_is_still_settled_alone(
+    database: Database,
+) -> None:
+    subject = str(uuid.uuid4())
+    handlers = PoisonAware()
+    consumer = IdempotentConsumer(
+        intake_tables, database, {EventType.CHANGE_CANCELLED: handlers.one}
+    )
+    messages = [_message(subject, reason) for reason in ("a", "poison", "b")]
+
+    await consumer.handle_batch(messages)
+
+    assert handlers.applied == ["a", "a", "b"]
+    rows = await fetch(
+        database.url, "SELECT event_id, outcome FROM intake.inbox WHERE subject = $1", subject
+    )
+    assert {row["event_id"]: row["outcome"] for row in rows} == {
         _id(messages[0]): "applied",
         _id(messages[1]): "failed",
         _id(messages[2]): "applied",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from shared.runtime import consumer_of
 from shared.settings import Settings
 from tests.conftest import fresh_database
 from tests.support.clients import eventually, scalar
+from tests.support.crashing_relay import relay_environment
 from tests.support.kafka_reader import read_events
 from tests.support.metrics import consumed
 
@@ -124,18 +124,10 @@ async def test_relay_killed_between_publish_and_mark_sent_republishes_and_applie
     subject = str(uuid.uuid4())
     event_id = await _record(database, subject)
 
-    env = {
-        **os.environ,
-        "CHANGEWARD_DATABASE_URL": outbox_db,
-        "CHANGEWARD_KAFKA_BOOTSTRAP_SERVERS": str(kafka_settings.kafka_bootstrap_servers),
-        "CHANGEWARD_CHANGES_TOPIC": kafka_settings.changes_topic,
-        "CHANGEWARD_DEPLOYMENTS_TOPIC": kafka_settings.deployments_topic,
-        "CHANGEWARD_JWT_SECRET": "unused",
-    }
     crashed = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "tests.support.crashing_relay"],
-        env=env,
+        [sys.executable, "-m", "tests.support.crashing_relay", "--at", "acked"],
+        env=relay_environment(outbox_db, kafka_settings),
         capture_output=True,
         timeout=120,
     )
