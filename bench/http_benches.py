@@ -7,15 +7,19 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from bench.load import Stats, closed_loop, open_loop, summarize
+from bench import vegeta
+from bench.load import Stats, summarize
+from bench.vegeta import Target
 from shared.auth import mint_token
 from shared.db import asyncpg_dsn
 
@@ -42,7 +46,7 @@ FULL = Profile(
     e2e_rate=200,
     e2e_requests=2000,
     backlog_events=20_000,
-    audit_events=3_000,
+    audit_events=20_000,
 )
 SMOKE = Profile(
     throughput_seconds=1,
@@ -96,27 +100,46 @@ def change_body(service: str, *, window_open_now: bool = False) -> dict[str, Any
 
 
 def client(base_url: str) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0)
+    """For the few setup calls; the measured load is vegeta's."""
+    return httpx.AsyncClient(base_url=base_url, timeout=30.0)
 
 
-async def throughput_and_latency(
+# More than any server here can answer in a second: a closed loop never runs out of targets.
+MOST_PER_SECOND = 3000
+
+
+def creating_posts(
+    url: str, body: dict[str, Any], headers: dict[str, str], count: int
+) -> Iterator[Target]:
+    """`count` POSTs of `body`, each with a fresh Idempotency-Key."""
+    payload = json.dumps(body).encode()
+    base = {**headers, "Content-Type": "application/json"}
+    for _ in range(count):
+        yield Target("POST", url, {**base, "Idempotency-Key": str(uuid.uuid4())}, payload)
+
+
+def throughput_and_latency(
     base_url: str, path: str, body: dict[str, Any], headers: dict[str, str], profile: Profile
 ) -> tuple[Stats, Stats]:
-    """Creating POSTs, each with a fresh Idempotency-Key: closed-loop rps, open-loop latency."""
-    async with client(base_url) as http:
+    """Creating POSTs: the most the server sustains (`concurrency` requests in flight), then
+    latency at a fixed rate (open loop)."""
+    url = base_url + path
 
-        async def send(_: int) -> bool:
-            key = {"Idempotency-Key": str(uuid.uuid4())}
-            response = await http.post(path, json=body, headers={**headers, **key})
-            return response.status_code == 201
+    def posts(seconds: float) -> Iterator[Target]:
+        return creating_posts(url, body, headers, int(MOST_PER_SECOND * seconds))
 
-        await closed_loop(send, concurrency=4, duration_s=min(2.0, profile.throughput_seconds))
-        throughput = await closed_loop(
-            send, concurrency=profile.concurrency, duration_s=profile.throughput_seconds
-        )
-        latency = await open_loop(send, rate=profile.latency_rate, count=profile.latency_requests)
-    return throughput, latency
+    warm_up = min(2.0, profile.throughput_seconds)
+    vegeta.attack(posts(warm_up), rate=None, workers=4, duration_s=warm_up)
+    most = vegeta.attack(
+        posts(profile.throughput_seconds),
+        rate=None,
+        workers=profile.concurrency,
+        duration_s=profile.throughput_seconds,
+    )
+    steady = vegeta.attack(
+        creating_posts(url, body, headers, profile.latency_requests), rate=profile.latency_rate
+    )
+    return vegeta.stats(most, ok=201), vegeta.stats(steady, ok=201)
 
 
 async def gate_latency(base_url: str, auth: Auth, profile: Profile) -> Stats:
@@ -140,12 +163,10 @@ async def gate_latency(base_url: str, auth: Auth, profile: Profile) -> Stats:
                 raise RuntimeError(f"the gate does not allow the approved change: {answer}")
             await asyncio.sleep(0.1)
 
-        async def send(_: int) -> bool:
-            response = await http.get("/v1/gate", params=params, headers=ci)
-            return response.status_code == 200
-
-        await open_loop(send, rate=profile.latency_rate, count=min(100, profile.latency_requests))
-        return await open_loop(send, rate=profile.latency_rate, count=profile.latency_requests)
+    gate = Target("GET", f"{base_url}/v1/gate?{urlencode(params)}", ci)
+    vegeta.attack([gate] * min(100, profile.latency_requests), rate=profile.latency_rate)
+    measured = vegeta.attack([gate] * profile.latency_requests, rate=profile.latency_rate)
+    return vegeta.stats(measured, ok=200)
 
 
 async def _approved_change(http: httpx.AsyncClient, auth: Auth, service: str) -> str:
@@ -201,41 +222,33 @@ async def end_to_end(
     rita = auth.headers("rita", "requester")
     watcher = KafkaWatcher(kafka_servers, topic)
     watcher.start()
-    acked: dict[str, float] = {}
-    async with client(base_url) as http:
-        # A bounded number at a time: thousands at once only queue up in the client.
-        slots = asyncio.Semaphore(DRAFT_CONCURRENCY)
-
-        async def draft() -> str:
-            async with slots:
-                return await _draft(http, rita)
-
-        drafts = await asyncio.gather(*(draft() for _ in range(profile.e2e_requests)))
-
-        async def send(index: int) -> bool:
-            response = await http.post(f"/v1/changes/{drafts[index]}/submit", headers=rita)
-            if response.status_code != 200:
-                return False
-            acked[drafts[index]] = time.time()
-            return True
-
-        submit = await open_loop(send, rate=profile.e2e_rate, count=profile.e2e_requests)
+    drafts = _drafts(base_url, rita, profile.e2e_requests)
+    submits = [Target("POST", f"{base_url}/v1/changes/{draft}/submit", rita) for draft in drafts]
+    results = vegeta.attack(submits, rate=profile.e2e_rate, workers=256)
+    acked = {
+        result.url.rsplit("/", 2)[-2]: result.done_at for result in results if result.code == 200
+    }
     seen = await watcher.wait_for(set(acked), timeout=30.0)
     watcher.stop()
     recorded = await _ledger_times(database_url, set(acked), timeout=30.0)
     return EndToEnd(
-        submit=submit,
+        submit=vegeta.stats(results, ok=200),
         to_kafka=_delays(acked, seen),
         to_ledger=_delays(acked, recorded),
     )
 
 
-async def _draft(http: httpx.AsyncClient, headers: dict[str, str]) -> str:
-    response = await http.post(
-        "/v1/changes", json=change_body(f"e2e-{uuid.uuid4().hex[:6]}"), headers=headers
+def _drafts(base_url: str, headers: dict[str, str], count: int) -> list[str]:
+    """`count` draft changes, each of a service of its own so none conflicts with another."""
+    posts = (
+        next(creating_posts(f"{base_url}/v1/changes", change_body(f"e2e-{index}"), headers, 1))
+        for index in range(count)
     )
-    response.raise_for_status()
-    return str(response.json()["id"])
+    results = vegeta.attack(posts, rate=None, workers=DRAFT_CONCURRENCY)
+    created = [json.loads(result.body)["id"] for result in results if result.code == 201]
+    if len(created) != count:
+        raise RuntimeError(f"{count - len(created)} of {count} drafts were not created")
+    return [str(change_id) for change_id in created]
 
 
 def _delays(acked: dict[str, float], arrived: dict[str, float]) -> Stats:

@@ -31,7 +31,11 @@ def postgres(workdir: Path) -> Iterator[EmbeddedPostgres]:
 
 
 @contextmanager
-def kafka(workdir: Path) -> Iterator[str]:
+def kafka(workdir: Path, *, existing: str | None = None) -> Iterator[str]:
+    """A broker of the run's own, or `existing` (host:port), left running."""
+    if existing:
+        yield existing
+        return
     port, controller_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -93,7 +97,6 @@ def changeward(
         "CHANGEWARD_JWT_SECRET": secret,
         "CHANGEWARD_DATA_DIR": str(workdir / f"changeward-{port}"),
         "CHANGEWARD_LOG_LEVEL": "WARNING",
-        "CHANGEWARD_RELAY_IDLE_POLL_SECONDS": "0.2",
     }
     if kafka_servers:
         env["CHANGEWARD_KAFKA_BOOTSTRAP_SERVERS"] = kafka_servers

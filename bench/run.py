@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import platform
@@ -16,6 +17,7 @@ from bench import backlog, http_benches, infra
 from bench.http_benches import FULL, SMOKE, Auth, Profile
 from bench.report import write_results
 from shared.auth import generate_secret
+from shared.bus import Message
 from shared.db import Database
 from shared.embedded_postgres import EmbeddedPostgres
 from shared.migrate import upgrade
@@ -28,29 +30,60 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="Tiny loads; proves the run works.")
     parser.add_argument("--out", type=Path, default=RESULTS, help="Where results are written.")
+    parser.add_argument(
+        "--kafka",
+        metavar="SERVERS",
+        help="Use this running broker (host:port) instead of starting one.",
+    )
+    parser.add_argument(
+        "--only", choices=["audit"], help="Run only this part; prints its numbers, writes nothing."
+    )
     args = parser.parse_args()
     profile = SMOKE if args.smoke else FULL
+    if args.only == "audit":
+        with tempfile.TemporaryDirectory(prefix="changeward-bench-") as scratch:
+            print(json.dumps(run_audit_only(Path(scratch), profile), indent=2))  # noqa: T201
+        return
     # aiokafka's warnings about a consumer leaving its group at the end are noise here.
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="changeward-bench-") as scratch:
-        results = run(Path(scratch), profile)
+        results = run(Path(scratch), profile, kafka_servers=args.kafka)
     results["profile"] = "smoke" if args.smoke else "full"
     write_results(results, args.out)
 
 
-def run(workdir: Path, profile: Profile) -> dict[str, Any]:
+def run(workdir: Path, profile: Profile, *, kafka_servers: str | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     metrics: dict[str, Any] = {}
     notes: dict[str, str] = {}
     secret = generate_secret()
     with infra.postgres(workdir) as server:
         _http_phase(workdir, server, secret, profile, metrics)
-        with infra.kafka(workdir) as kafka_servers:
-            _e2e_phase(workdir, server, secret, kafka_servers, profile, metrics)
+        with infra.kafka(workdir, existing=kafka_servers) as servers:
+            _e2e_phase(workdir, server, secret, servers, profile, metrics)
             backlog_url = _database(server, "bench_backlog")
-            asyncio.run(_backlog_phase(workdir, backlog_url, kafka_servers, profile, metrics))
+            asyncio.run(_backlog_phase(workdir, backlog_url, servers, profile, metrics))
     metrics["run_seconds"] = round(time.perf_counter() - started, 1)
     return {**_headline(metrics, notes), "notes": notes, "details": metrics, "machine": machine()}
+
+
+def run_audit_only(workdir: Path, profile: Profile) -> dict[str, Any]:
+    """(f) alone: the backlog it ingests comes from the in-process relay drain, no Kafka."""
+    metrics: dict[str, Any] = {}
+    with infra.postgres(workdir) as server:
+        url = _database(server, "bench_audit")
+
+        async def phase() -> None:
+            database = Database(url, pool_size=4)
+            try:
+                await backlog.fill_outbox(database, profile.backlog_events)
+                _, recorder = await backlog.drain_in_process(database, Settings(database_url=url))
+                await _audit_phase(database, workdir, recorder.messages, profile, metrics)
+            finally:
+                await database.dispose()
+
+        asyncio.run(phase())
+    return metrics
 
 
 def _database(server: EmbeddedPostgres, name: str, *, migrated: bool = True) -> str:
@@ -67,19 +100,15 @@ def _http_phase(
     auth = Auth(secret)
     with infra.ceiling(workdir, _database(server, "bench_ceiling", migrated=False)) as url:
         body = {"title": "Roll out checkout 2.14", "body": http_benches.change_body("checkout")}
-        throughput, latency = asyncio.run(
-            http_benches.throughput_and_latency(url, "/items", body, {}, profile)
-        )
+        throughput, latency = http_benches.throughput_and_latency(url, "/items", body, {}, profile)
         out["ceiling"] = {"throughput": throughput.as_dict(), "latency": latency.as_dict()}
     with infra.changeward(workdir, _database(server, "bench_intake"), secret) as url:
-        throughput, latency = asyncio.run(
-            http_benches.throughput_and_latency(
-                url,
-                "/v1/changes",
-                http_benches.change_body("checkout"),
-                auth.headers("rita", "requester"),
-                profile,
-            )
+        throughput, latency = http_benches.throughput_and_latency(
+            url,
+            "/v1/changes",
+            http_benches.change_body("checkout"),
+            auth.headers("rita", "requester"),
+            profile,
         )
         out["intake"] = {"throughput": throughput.as_dict(), "latency": latency.as_dict()}
         gate = asyncio.run(http_benches.gate_latency(url, auth, profile))
@@ -124,12 +153,22 @@ async def _backlog_phase(
         in_process, recorder = await backlog.drain_in_process(database, settings)
         out["relay_in_process"] = in_process.as_dict()
         out["relay_kafka"] = (await backlog.drain_to_kafka(database, settings)).as_dict()
-        messages = recorder.messages[: profile.audit_events]
-        out["audit_ingest"] = (await backlog.ingest(database, messages)).as_dict()
-        verified, ok = await backlog.verify(database, workdir)
-        out["audit_verify"] = {**verified.as_dict(), "ok": ok}
+        await _audit_phase(database, workdir, recorder.messages, profile, out)
     finally:
         await database.dispose()
+
+
+async def _audit_phase(
+    database: Database,
+    workdir: Path,
+    messages: list[Message],
+    profile: Profile,
+    out: dict[str, Any],
+) -> None:
+    ingested = await backlog.ingest(database, messages[: profile.audit_events])
+    out["audit_ingest"] = ingested.as_dict()
+    verified, ok = await backlog.verify(database, workdir)
+    out["audit_verify"] = {**verified.as_dict(), "ok": ok}
 
 
 def _headline(metrics: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:

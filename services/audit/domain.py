@@ -92,7 +92,8 @@ class StoredEntry:
 
 
 def columns_of(entry: Mapping[str, Any]) -> EntryColumns:
-    """The query columns of a parsed entry; KeyError, TypeError or ValueError if malformed."""
+    """The query columns of a parsed entry; KeyError, TypeError, ValueError or AttributeError
+    if malformed."""
     event = entry["event"]
     return EntryColumns(
         event_id=UUID(event["id"]),
@@ -156,6 +157,10 @@ class ChainVerifier:
         self._verified = Head.genesis()
         self._first_bad: Defect | None = None
 
+    @property
+    def failed(self) -> bool:
+        return self._first_bad is not None
+
     def feed(self, entries: Iterable[StoredEntry]) -> bool:
         """Check the next `entries`; False from the first defect on (the rest is ignored)."""
         if self._first_bad is not None:
@@ -207,7 +212,7 @@ def _content_defect(stored: StoredEntry) -> Defect | None:
         content = json.loads(stored.entry)
         columns = columns_of(content)
         recorded_sequence = content["sequence"]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return Defect(stored.sequence, "the entry is not a well-formed ledger entry")
     if recorded_sequence != stored.sequence:
         return Defect(stored.sequence, f"the entry records sequence {recorded_sequence}")

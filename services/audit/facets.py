@@ -24,6 +24,15 @@ class Facets:
     def empty(self) -> bool:
         return self == Facets()
 
+    def updated_by(self, later: Facets) -> Facets:
+        """What is known once `later` arrives: each facet it names replaces the one known."""
+        return Facets(
+            services=later.services or self.services,
+            environment=later.environment or self.environment,
+            impact_level=later.impact_level or self.impact_level,
+            outcome=later.outcome or self.outcome,
+        )
+
 
 def facets_of(data: Mapping[str, Any]) -> Facets:
     """The facets an event's `data` names; anything malformed is ignored, never fatal."""

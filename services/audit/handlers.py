@@ -16,5 +16,4 @@ async def record_in_ledger(session: AsyncSession, event: CloudEvent) -> None:
 
 async def record_batch_in_ledger(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
     """Consecutive events in order, in one transaction: one commit for the whole batch."""
-    for event in events:
-        await service.append_event(session, event)
+    await service.append_events(session, events)

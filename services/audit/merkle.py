@@ -64,6 +64,18 @@ class Frontier:
         self.size += 1
         return completed
 
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """`append` each of `leaves`, without naming the nodes they complete (no objects)."""
+        hashes, size, sha256 = self.hashes, self.size, hashlib.sha256
+        for leaf in leaves:
+            current, index = leaf, size
+            while index & 1:
+                current = sha256(b"\x01" + hashes.pop() + current).digest()
+                index >>= 1
+            hashes.append(current)
+            size += 1
+        self.size = size
+
     def root(self) -> bytes:
         if not self.hashes:
             return EMPTY_ROOT

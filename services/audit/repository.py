@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, Text, cast, func, select, text, type_coerce, update
-from sqlalchemy.dialects.postgresql import JSON, insert
+import asyncpg
+from sqlalchemy import Row, Text, cast, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.domain import EntryColumns, Head, StoredEntry
@@ -18,9 +21,9 @@ from services.audit.models import (
     WRITER_ROLE,
     LedgerEntry,
     LedgerHead,
-    LedgerSubject,
-    MerkleNode,
 )
+from services.audit.row_check import EntryRow
+from shared.events import TYPE_PREFIX
 
 # The entry exactly as stored: `json` keeps its text, and casting to text returns it unchanged.
 ENTRY_TEXT = cast(LedgerEntry.entry, Text)
@@ -40,6 +43,83 @@ STORED_ENTRIES = select(
     LedgerEntry.actor,
 )
 
+SELECT_RECORDED = text(
+    "SELECT event_id FROM audit.ledger_entry WHERE event_id = ANY(CAST(:event_ids AS uuid[]))"
+)
+# Whole batches in one statement each: one array per column, unnested into rows.
+ENTRY_ARRAYS = (
+    "sequence",
+    "event_id",
+    "event_type",
+    "subject",
+    "source",
+    "source_sequence",
+    "entry",
+    "prev_hash",
+    "hash",
+    "recorded_at",
+    "actor",
+)
+INSERT_ENTRIES = text(
+    "INSERT INTO audit.ledger_entry (sequence, event_id, event_type, subject, source,"
+    " source_sequence, entry, prev_hash, hash, recorded_at, actor)"
+    " SELECT sequence, event_id, event_type, subject, source, source_sequence,"
+    " CAST(entry AS json), prev_hash, hash, recorded_at, actor FROM unnest("
+    " CAST(:sequence AS bigint[]), CAST(:event_id AS uuid[]), CAST(:event_type AS text[]),"
+    " CAST(:subject AS text[]), CAST(:source AS text[]), CAST(:source_sequence AS bigint[]),"
+    " CAST(:entry AS text[]), CAST(:prev_hash AS text[]), CAST(:hash AS text[]),"
+    " CAST(:recorded_at AS timestamptz[]), CAST(:actor AS text[]))"
+    " AS batch(sequence, event_id, event_type, subject, source, source_sequence,"
+    " entry, prev_hash, hash, recorded_at, actor)"
+)
+INSERT_NODES = text(
+    "INSERT INTO audit.merkle_node (level, index, hash) SELECT * FROM unnest("
+    " CAST(:level AS smallint[]), CAST(:index AS bigint[]), CAST(:hash AS bytea[]))"
+)
+# A facet an event does not name keeps the value an earlier event gave it.
+_MERGED_FACETS = (
+    "coalesce(nullif(excluded.services, '{}'), known.services),"
+    " coalesce(excluded.environment, known.environment),"
+    " coalesce(excluded.impact_level, known.impact_level),"
+    " coalesce(excluded.outcome, known.outcome)"
+)
+UPSERT_FACETS = text(
+    "INSERT INTO audit.ledger_subject AS known"
+    " (subject, services, environment, impact_level, outcome)"
+    " SELECT subject, ARRAY(SELECT jsonb_array_elements_text(services)),"
+    " environment, impact_level, outcome FROM unnest("
+    " CAST(:subject AS text[]), CAST(:services AS jsonb[]), CAST(:environment AS text[]),"
+    " CAST(:impact_level AS text[]), CAST(:outcome AS text[]))"
+    " AS batch(subject, services, environment, impact_level, outcome)"
+    " ON CONFLICT (subject) DO UPDATE SET (services, environment, impact_level, outcome) ="
+    f" ({_MERGED_FACETS})"
+    # Events mostly repeat what is known: no new row version, no index entry, for nothing.
+    " WHERE (known.services, known.environment, known.impact_level, known.outcome)"
+    f" IS DISTINCT FROM ({_MERGED_FACETS})"
+)
+
+
+# Verification reads every entry: plain rows straight from the driver, no object per row,
+# the query columns joined into one text exactly as `row_check.columns_text` renders them.
+# Rendering the time costs PostgreSQL more than it would Python, but its core is idle; its
+# year has no era and outgrows four digits, so beyond years 1 to 9999 the text is NULL.
+SELECT_ROWS = (
+    "SELECT sequence, entry::text, prev_hash, hash,"
+    " CASE WHEN recorded_at >= '0001-01-01T00:00:00Z' AND recorded_at < '10000-01-01T00:00:00Z'"
+    f" THEN concat_ws(chr(31), event_id, '{TYPE_PREFIX}' || event_type, subject, source,"
+    " source_sequence, to_char(recorded_at AT TIME ZONE 'UTC',"
+    ' \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), actor) END'
+    " FROM audit.ledger_entry WHERE sequence > $1 ORDER BY sequence LIMIT $2"
+)
+
+
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The session's asyncpg connection, inside the session's transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver
+
 
 @dataclass
 class LedgerTip:
@@ -47,11 +127,6 @@ class LedgerTip:
 
     head: Head
     frontier: Frontier
-
-
-def _as_json(entry: str) -> ColumnElement[Any]:
-    """The entry's text handed to PostgreSQL as is, bypassing the JSON type's serializer."""
-    return cast(type_coerce(entry, Text), JSON)
 
 
 class LedgerRepository:
@@ -85,35 +160,28 @@ class LedgerRepository:
     async def recorded_tip(self) -> LedgerTip | None:
         return await self._tip(for_update=False)
 
-    async def add(self, entry: StoredEntry) -> bool:
-        """Insert `entry`; False, inserting nothing, if its event is already in the ledger."""
-        assert entry.columns is not None
-        columns = entry.columns
-        inserted = await self.session.scalar(
-            insert(LedgerEntry)
-            .values(
-                sequence=entry.sequence,
-                event_id=columns.event_id,
-                event_type=columns.event_type,
-                subject=columns.subject,
-                source=columns.source,
-                source_sequence=columns.source_sequence,
-                entry=_as_json(entry.entry),
-                prev_hash=entry.prev_hash,
-                hash=entry.hash,
-                recorded_at=columns.recorded_at,
-                actor=columns.actor,
-            )
-            # Only a repeated event id is expected; a taken sequence must fail loudly.
-            .on_conflict_do_nothing(index_elements=[LedgerEntry.event_id])
-            .returning(LedgerEntry.sequence)
-        )
-        return inserted is not None
+    async def recorded_event_ids(self, event_ids: Collection[UUID]) -> set[UUID]:
+        """Which of `event_ids` the ledger already holds."""
+        rows = await self.session.scalars(SELECT_RECORDED, {"event_ids": list(event_ids)})
+        return set(rows)
+
+    async def add_entries(self, entries: Sequence[StoredEntry]) -> None:
+        """Insert `entries` in one statement; a sequence or event id already taken fails it."""
+        arrays: dict[str, list[Any]] = {name: [] for name in ENTRY_ARRAYS}
+        for entry in entries:
+            assert entry.columns is not None, "an entry to insert carries its query columns"
+            for name, value in zip(ENTRY_ARRAYS, _row_of(entry, entry.columns), strict=True):
+                arrays[name].append(value)
+        await self.session.execute(INSERT_ENTRIES, arrays)
 
     async def add_nodes(self, nodes: Sequence[Node]) -> None:
         await self.session.execute(
-            insert(MerkleNode),
-            [{"level": n.id.level, "index": n.id.index, "hash": n.hash} for n in nodes],
+            INSERT_NODES,
+            {
+                "level": [node.id.level for node in nodes],
+                "index": [node.id.index for node in nodes],
+                "hash": [node.hash for node in nodes],
+            },
         )
 
     async def move_tip(self, tip: LedgerTip) -> None:
@@ -123,29 +191,18 @@ class LedgerRepository:
             .values(size=tip.head.size, head_hash=tip.head.hash, frontier=list(tip.frontier.hashes))
         )
 
-    async def note_facets(self, subject: str, facets: Facets) -> None:
-        """Remember what an event said about its subject; the latest value of each facet wins."""
-        row = LedgerSubject.__table__
-        statement = insert(LedgerSubject).values(
-            subject=subject,
-            services=list(facets.services),
-            environment=facets.environment,
-            impact_level=facets.impact_level,
-            outcome=facets.outcome,
-        )
-        excluded = statement.excluded
+    async def note_facets(self, facets: Mapping[str, Facets]) -> None:
+        """Remember what events said about their subjects; the latest value of each facet wins."""
         await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[LedgerSubject.subject],
-                set_={
-                    "services": func.coalesce(
-                        func.nullif(excluded.services, text("'{}'::text[]")), row.c.services
-                    ),
-                    "environment": func.coalesce(excluded.environment, row.c.environment),
-                    "impact_level": func.coalesce(excluded.impact_level, row.c.impact_level),
-                    "outcome": func.coalesce(excluded.outcome, row.c.outcome),
-                },
-            )
+            UPSERT_FACETS,
+            {
+                "subject": list(facets),
+                # One JSON array per subject: PostgreSQL arrays cannot be ragged.
+                "services": [json.dumps(found.services) for found in facets.values()],
+                "environment": [found.environment for found in facets.values()],
+                "impact_level": [found.impact_level for found in facets.values()],
+                "outcome": [found.outcome for found in facets.values()],
+            },
         )
 
     async def entries_of_subject(self, subject: str) -> list[StoredEntry]:
@@ -161,6 +218,12 @@ class LedgerRepository:
             .limit(limit)
         )
         return [to_stored(row) for row in await self.session.execute(statement)]
+
+    async def rows_after(self, sequence: int, *, limit: int) -> list[EntryRow]:
+        """`entries_after` as plain rows (see row_check), for reading the whole ledger."""
+        driver = await driver_connection(self.session)
+        rows: list[EntryRow] = await driver.fetch(SELECT_ROWS, sequence, limit)
+        return rows
 
     async def read_one_snapshot(self) -> None:
         """Make every later query of this transaction see the same committed ledger.
@@ -183,6 +246,23 @@ class LedgerRepository:
             return None
         frontier = Frontier(row.size, [bytes(h) for h in row.frontier])
         return LedgerTip(Head(row.size, row.head_hash), frontier)
+
+
+def _row_of(entry: StoredEntry, columns: EntryColumns) -> tuple[Any, ...]:
+    """`entry`'s values in ENTRY_ARRAYS order."""
+    return (
+        entry.sequence,
+        columns.event_id,
+        columns.event_type,
+        columns.subject,
+        columns.source,
+        columns.source_sequence,
+        entry.entry,
+        entry.prev_hash,
+        entry.hash,
+        columns.recorded_at,
+        columns.actor,
+    )
 
 
 def to_stored(row: Row[*tuple[Any, ...]]) -> StoredEntry:

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.audit.domain import Defect, StoredEntry
 from services.audit.merkle import Frontier, leaf_hash
+from services.audit.row_check import EntryRow, leaf_hashes
 from services.audit.signing import SignedTreeHead, verifies
 
 
@@ -51,6 +52,10 @@ class TreeVerifier:
         self._first_bad: Defect | None = None
         self._check_heads_at(0)
 
+    @property
+    def failed(self) -> bool:
+        return self._first_bad is not None
+
     def feed(self, entries: Sequence[StoredEntry], stored_leaves: Mapping[int, bytes]) -> bool:
         """Check the next `entries`; `stored_leaves` maps leaf index to its stored hash."""
         for stored in entries:
@@ -66,6 +71,31 @@ class TreeVerifier:
             self._frontier.append(leaf)
             self._check_heads_at(self._frontier.size)
         return self._first_bad is None
+
+    def take_rows(self, rows: Sequence[EntryRow], stored_leaves: Mapping[int, bytes]) -> bool:
+        """`feed` for plain rows if every stored leaf matches; else take nothing, return False
+        (feed them then, to find which). A signed head's defect is found here as in `feed`."""
+        if self._first_bad is not None:
+            return False
+        start = self._frontier.size
+        leaves = leaf_hashes(rows)
+        if leaves != [stored_leaves.get(index) for index in range(start, start + len(rows))]:
+            return False
+        fed = 0
+        while fed < len(leaves) and self._first_bad is None:
+            # Up to the next signed head's size, where that head must be checked.
+            until = fed + self._leaves_to_next_head(len(leaves) - fed)
+            self._frontier.extend(leaves[fed:until])
+            fed = until
+            self._check_heads_at(self._frontier.size)
+        return True
+
+    def _leaves_to_next_head(self, at_most: int) -> int:
+        """How many leaves until the next signed head applies, up to `at_most`."""
+        size = self._frontier.size
+        if self._next_head < len(self._heads) and self._heads[self._next_head].head.size > size:
+            return min(at_most, self._heads[self._next_head].head.size - size)
+        return at_most
 
     def finish(self) -> TreeVerification:
         size = self._frontier.size

@@ -11,8 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.merkle import NodeId
 from services.audit.models import MerkleNode, SignedTreeHeadRow
+from services.audit.repository import driver_connection
 from services.audit.signing import SignedTreeHead, TreeHead
 
+SELECT_LEAVES = (
+    "SELECT index, hash FROM audit.merkle_node WHERE level = 0 AND index BETWEEN $1 AND $2"
+)
 # Keeps each IN list well below PostgreSQL's bind-parameter limit.
 NODE_LOOKUP_CHUNK = 5_000
 
@@ -43,12 +47,9 @@ class TreeRepository:
 
     async def leaves_between(self, first_index: int, last_index: int) -> dict[int, bytes]:
         """Stored leaf hashes by leaf index, for first_index <= index <= last_index."""
-        rows = await self.session.execute(
-            select(MerkleNode.index.label("position"), MerkleNode.hash).where(
-                MerkleNode.level == 0, MerkleNode.index.between(first_index, last_index)
-            )
-        )
-        return {row.position: bytes(row.hash) for row in rows}
+        driver = await driver_connection(self.session)
+        rows = await driver.fetch(SELECT_LEAVES, first_index, last_index)
+        return dict(rows)
 
     async def add_head(self, signed: SignedTreeHead) -> None:
         await self.session.execute(
