@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help system-deps install run up down test bench lint format migrate asyncapi kafka-up kafka-down clean
+.PHONY: help system-deps install run up down test bench fuzz chaos lint format migrate asyncapi kafka-up kafka-down clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -37,6 +37,12 @@ test: $(INSTALLED) system-deps ## Every test; starts PostgreSQL and Kafka itself
 
 bench: $(INSTALLED) ## Benchmarks against the ceiling (~5 min); writes bench/results/.
 	$(BIN)/python -m bench
+
+fuzz: $(INSTALLED) ## Schemathesis on every service's OpenAPI, 1,000 examples per operation (~30 min).
+	FUZZ_PROFILE=full $(BIN)/pytest tests/fuzz --timeout=0
+
+chaos: $(INSTALLED) ## Fault suite (~25 min): 5,000 changes through 40 faults; writes bench/results/chaos.json.
+	$(BIN)/python -m chaos
 
 lint: $(INSTALLED) ## ruff (check and format) and mypy --strict.
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated
 
@@ -23,6 +24,10 @@ from shared import migrate as migrations
 from shared.auth import ALL_ROLES, mint_token
 from shared.observability import configure_logging
 from shared.settings import SERVICES, Settings, get_settings
+
+# The values of shared.runtime.ProcessRole; spelled out so that `changeward gate` need not
+# import the runtime (see create_app below).
+PROCESS_ROLES = ("api", "relay", "consumer")
 
 app = typer.Typer(
     help="Changeward: production change management. The server and token come from --url and "
@@ -73,10 +78,15 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     return allinone.create_app(settings, database_url)
 
 
-def create_service_app(service: str, settings: Settings, database_url: str) -> FastAPI:
+def create_service_app(
+    service: str, settings: Settings, database_url: str, roles: Sequence[str] = PROCESS_ROLES
+) -> FastAPI:
     from changeward import allinone
+    from shared.runtime import ProcessRole
 
-    return allinone.create_service_app(service, settings, database_url)
+    return allinone.create_service_app(
+        service, settings, database_url, frozenset(ProcessRole(role) for role in roles)
+    )
 
 
 def _settings() -> Settings:
@@ -121,22 +131,46 @@ def serve(
     service: Annotated[str, typer.Argument(help=f"One of {', '.join(SERVICES)}.")],
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    roles: Annotated[
+        str,
+        typer.Option(
+            help="What this process runs, comma-separated: api (the HTTP routes), relay (the "
+            "outbox relay), consumer (the consumer groups and background jobs). Needs Kafka "
+            "unless all three."
+        ),
+    ] = ",".join(PROCESS_ROLES),
 ) -> None:
     """Run one service (distributed mode); migrates its schema first unless told not to."""
     from changeward import stack
 
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}; expected one of {list(SERVICES)}")
+    role_list = _process_roles(roles)
+    if set(role_list) != set(PROCESS_ROLES) and not _settings().kafka_bootstrap_servers:
+        raise typer.BadParameter(
+            "--roles splits a service across processes, which then talk through Kafka: "
+            "set CHANGEWARD_KAFKA_BOOTSTRAP_SERVERS"
+        )
     settings, _ = stack.ensure_jwt_secret(_settings())
     database_url, _server = stack.ensure_database(settings)
     if settings.migrate_on_start:
         migrations.upgrade(database_url, [service])
     uvicorn.run(
-        create_service_app(service, settings, database_url),
+        create_service_app(service, settings, database_url, role_list),
         host=host or settings.host,
         port=port or settings.port,
         log_level="warning",
     )
+
+
+def _process_roles(value: str) -> list[str]:
+    roles = [role.strip() for role in value.split(",") if role.strip()]
+    unknown = sorted(set(roles) - set(PROCESS_ROLES))
+    if unknown or not roles:
+        raise typer.BadParameter(
+            f"unknown roles {unknown}; expected some of {', '.join(PROCESS_ROLES)}"
+        )
+    return roles
 
 
 @app.command()

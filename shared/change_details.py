@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from shared.wire import JSON_NUMBER, NOT_BLANK, Boolean, Integer
+
 
 def _non_blank(value: str) -> str:
     if not value.strip():
@@ -27,7 +29,9 @@ def _non_blank(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_non_blank), Field(max_length=500)]
+Text = Annotated[
+    str, AfterValidator(_non_blank), Field(max_length=500, json_schema_extra=NOT_BLANK)
+]
 
 REDACTED = "[redacted]"
 # Key names whose values are credentials even when the requester forgot to say so.
@@ -101,7 +105,7 @@ class ConfigKeyChange(_Strict):
     key: Text = Field(description="The parameter, setting or rule name.")
     old_value: str | None = Field(default=None, max_length=4000, description="Value before.")
     new_value: str | None = Field(default=None, max_length=4000, description="Value after.")
-    secret: bool = Field(
+    secret: Boolean = Field(
         default=False,
         description=f"The values are credentials; stored and shown as `{REDACTED}`. Keys named "
         "like passwords, tokens or private keys are treated as secret whatever this says.",
@@ -126,7 +130,7 @@ class SoftwareConfigDetails(_Strict):
     keys: list[ConfigKeyChange] = Field(
         min_length=1, max_length=500, description="Every key changed, with old and new values."
     )
-    requires_restart: bool = Field(
+    requires_restart: Boolean = Field(
         default=False, description="Applying the change restarts the component."
     )
 
@@ -161,7 +165,7 @@ class ApplicationDetails(_Strict):
     )
     version_to: Text = Field(description="Version or commit to be released.")
     rollout_strategy: RolloutStrategy = Field(description="How the release reaches production.")
-    includes_schema_migration: bool = Field(
+    includes_schema_migration: Boolean = Field(
         default=False, description="The release migrates a database schema."
     )
 
@@ -178,9 +182,9 @@ class DataChangeKind(StrEnum):
 class LoadProtection(_Strict):
     """How the storage layer is kept from being overloaded while data changes."""
 
-    batch_size: int = Field(ge=1, le=10_000_000, description="Rows per batch.")
-    max_batches_per_second: float | None = Field(
-        default=None, gt=0, description="Throttle between batches; absent means unthrottled."
+    batch_size: Integer = Field(ge=1, le=10_000_000, description="Rows per batch.")
+    max_batches_per_second: Annotated[float, Field(gt=0), JSON_NUMBER] | None = Field(
+        default=None, description="Throttle between batches; absent means unthrottled."
     )
 
 
@@ -191,8 +195,8 @@ class DataDetails(_Strict):
     datasets: list[Text] = Field(
         min_length=1, max_length=500, description="Databases, tables or buckets touched."
     )
-    estimated_rows: int = Field(ge=0, description="Rows (or objects) expected to change.")
-    reversible: bool = Field(description="The data can be restored to its previous state.")
+    estimated_rows: Integer = Field(ge=0, description="Rows (or objects) expected to change.")
+    reversible: Boolean = Field(description="The data can be restored to its previous state.")
     load_protection: LoadProtection | None = Field(
         default=None, description="Batching and throttling; absent means none."
     )
@@ -211,11 +215,11 @@ class TrafficDetails(_Strict):
     """A change in how much traffic reaches which nodes, or a known spike to prepare for."""
 
     kind: TrafficChangeKind = Field(description="A rule change, or an expected spike.")
-    expected_peak_rps: float | None = Field(
-        default=None, ge=0, description="Expected peak load in requests per second."
+    expected_peak_rps: Annotated[float, Field(ge=0), JSON_NUMBER] | None = Field(
+        default=None, description="Expected peak load in requests per second."
     )
-    traffic_share_percent: float | None = Field(
-        default=None, gt=0, le=100, description="Share of traffic the rule change moves, in %."
+    traffic_share_percent: Annotated[float, Field(gt=0, le=100), JSON_NUMBER] | None = Field(
+        default=None, description="Share of traffic the rule change moves, in %."
     )
 
     @model_validator(mode="after")

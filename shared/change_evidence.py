@@ -3,12 +3,13 @@ evidence, and the structured parts of its plans. Carried in `ChangeSnapshot`."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from shared.change_details import Text
+from shared.wire import JSON_INTEGER, Boolean, Integer, Timestamp
 
 
 class _Strict(BaseModel):
@@ -32,20 +33,20 @@ class TestEvidence(_Strict):
     __test__ = False  # not a pytest test class, whatever its name says
 
     suite: Text = Field(description="Suite name, e.g. `checkout-e2e`.")
-    passed: int = Field(ge=0, description="Tests passed.")
-    failed: int = Field(ge=0, description="Tests failed.")
-    skipped: int = Field(default=0, ge=0, description="Tests skipped.")
+    passed: Integer = Field(ge=0, description="Tests passed.")
+    failed: Integer = Field(ge=0, description="Tests failed.")
+    skipped: Integer = Field(default=0, ge=0, description="Tests skipped.")
     link: HttpUrl | None = Field(default=None, description="Where the run's report is.")
-    ran_at: datetime | None = Field(default=None, description="When the suite ran.")
+    ran_at: Timestamp | None = Field(default=None, description="When the suite ran.")
 
 
 class ImplementationStep(_Strict):
     """One step of the implementation plan."""
 
     description: Text = Field(description="What is done.")
-    automated: bool = Field(default=False, description="A pipeline or tool performs it.")
-    duration_minutes: int | None = Field(
-        default=None, ge=0, le=10_080, description="Expected duration."
+    automated: Boolean = Field(default=False, description="A pipeline or tool performs it.")
+    duration_minutes: Annotated[int, Field(ge=0, le=10_080), JSON_INTEGER] | None = Field(
+        default=None, description="Expected duration."
     )
 
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import asyncpg
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from pydantic.json_schema import SkipJsonSchema
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+
+log = structlog.get_logger(__name__)
 
 PROBLEM_BASE = "https://changeward.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -72,16 +80,23 @@ class InvalidRequest(ChangewardError):
     title = "The request is not valid"
 
 
+class MalformedBody(ChangewardError):
+    status = 400
+    code = "malformed-json"
+    title = "The request body is not valid JSON"
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 
     type: str
     title: str
     status: int
-    detail: str | None = None
-    instance: str | None = None
+    # Absent rather than null when there is nothing to say (RFC 9457 members are strings).
+    detail: str | SkipJsonSchema[None] = None
+    instance: str
     code: str
-    errors: list[dict[str, Any]] | None = None
+    errors: list[dict[str, Any]] | SkipJsonSchema[None] = None
 
 
 def error_responses(*errors: type[ChangewardError]) -> dict[int | str, dict[str, Any]]:
@@ -112,7 +127,7 @@ def problem_response(
         "type": PROBLEM_BASE + code,
         "title": title,
         "status": status,
-        "detail": detail,
+        **({"detail": detail} if detail is not None else {}),
         "instance": request.url.path,
         "code": code,
         **extensions,
@@ -143,9 +158,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if any(error["type"] == "json_invalid" for error in errors):
         return problem_response(
             request,
-            status=400,
-            code="malformed-json",
-            title="The request body is not valid JSON",
+            status=MalformedBody.status,
+            code=MalformedBody.code,
+            title=MalformedBody.title,
             detail=errors[0]["msg"],
             errors=errors,
         )
@@ -162,6 +177,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's only 400: a body it could not read (e.g. not UTF-8) before parsing it.
+        return problem_response(
+            request,
+            status=MalformedBody.status,
+            code=MalformedBody.code,
+            title=MalformedBody.title,
+            detail=str(exc.detail),
+        )
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     return problem_response(
         request,
@@ -169,11 +196,103 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         code=code,
         title=str(exc.detail),
         detail=str(exc.detail),
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
+    )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of the resource. Starlette names only the first route matching the path,
+    though GET and POST of one path are often two routes."""
+    routes: list[BaseRoute] = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+
+
+# Seconds a client is told to wait before retrying a request the database could not serve.
+DATABASE_RETRY_AFTER = "1"
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A lost connection or an exhausted pool. If the commit itself was cut off its outcome
+    is unknown, which is what `Idempotency-Key` is for: a retry with it is always safe."""
+    if isinstance(exc, DBAPIError) and _refused_value(exc):
+        return _unstorable_value(request, exc)
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
+        log.exception("database error", error=repr(exc))
+        return problem_response(
+            request,
+            status=500,
+            code="internal-error",
+            title="Internal error",
+            detail="The request failed on a database error; it has been logged.",
+        )
+    busy = isinstance(exc, PoolTimeout)
+    return problem_response(
+        request,
+        status=503,
+        code="database-busy" if busy else "database-unavailable",
+        title="The database is busy" if busy else "The database is unavailable",
+        detail="No database connection was free in time; retry shortly."
+        if busy
+        else "The connection to the database was lost; retry shortly.",
+        headers={"Retry-After": DATABASE_RETRY_AFTER},
+    )
+
+
+class UnstorableValue(InvalidRequest):
+    code = "unstorable-value"
+    title = "A value in the request cannot be stored"
+
+
+def _refused_value(exc: DBAPIError) -> bool:
+    """PostgreSQL's data exceptions (SQLSTATE class 22, e.g. a NUL in a text), or asyncpg
+    refusing to encode an argument (e.g. an unpaired surrogate, an integer beyond 64 bits)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    cause = getattr(exc.orig, "__cause__", None)
+    unencodable = isinstance(cause, ValueError) and isinstance(
+        cause, asyncpg.exceptions.InterfaceError
+    )
+    return sqlstate.startswith("22") or unencodable
+
+
+def _unstorable_value(request: Request, exc: DBAPIError) -> JSONResponse:
+    """The request's fault, and its transaction rolled back. The database's message quotes
+    the value, so it goes to the log only."""
+    log.warning("value the database refused", error=repr(exc))
+    return problem_response(
+        request,
+        status=UnstorableValue.status,
+        code=UnstorableValue.code,
+        title=UnstorableValue.title,
+        detail="A text holds a NUL character or an unpaired surrogate, or a number is out of "
+        "the range the field can hold.",
+    )
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any other failure is a bug; Starlette re-raises it after this answer, to be logged."""
+    return problem_response(
+        request,
+        status=500,
+        code="internal-error",
+        title="Internal error",
+        detail="The request failed on an unexpected error; it has been logged.",
     )
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _internal_error)
     app.add_exception_handler(ChangewardError, _changeward_error)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_unavailable)
+    app.add_exception_handler(OSError, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -22,12 +23,27 @@ from shared.errors import install_error_handlers
 from shared.idempotency import idempotency_table_of, run_purger
 from shared.inbox import BatchEventHandler, EventHandler, IdempotentConsumer
 from shared.observability import RequestContextMiddleware, metrics_endpoint
+from shared.openapi import install_openapi
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from shared.tables import MessagingTables
 from shared.ui import portal_router
 
 log = structlog.get_logger(__name__)
+
+
+class ProcessRole(StrEnum):
+    """What a process runs of its services, so a deployment can scale each part apart."""
+
+    # The HTTP routes (and the purge of expired idempotency keys).
+    API = "api"
+    # The outbox relays.
+    RELAY = "relay"
+    # The consumer groups, and background jobs such as the ledger's tree-head signer.
+    CONSUMER = "consumer"
+
+
+ALL_PROCESS_ROLES = frozenset(ProcessRole)
 
 
 @dataclass(frozen=True)
@@ -74,34 +90,47 @@ def build_app(
     *,
     database_url: str,
     title: str = "Changeward",
+    roles: Collection[ProcessRole] = ALL_PROCESS_ROLES,
 ) -> FastAPI:
-    """One app serving `services`' routers, with their relays and consumers in its lifespan."""
+    """One app serving `services`' routers, with their relays and consumers in its lifespan.
+
+    `roles` narrows it to some of those parts; health checks and metrics are always served.
+    A process without relays or consumers has no broker connection at all.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             database = Database(database_url, pool_size=settings.database_pool_size)
             stack.push_async_callback(database.dispose)
-            bus = make_bus(settings)
-            for service in services:
-                topics = service.consumes(settings)
-                if topics:
-                    bus.subscribe(
-                        f"changeward-{service.name}", topics, consumer_of(service, database)
-                    )
-            await bus.start()
-            stack.push_async_callback(bus.stop)
-            relays = [OutboxRelay(s.tables, database, bus, settings) for s in services]
+            consumers = ProcessRole.CONSUMER in roles
+            bus: Bus | None = None
+            if ProcessRole.RELAY in roles or consumers:
+                bus = make_bus(settings)
+                for service in services if consumers else ():
+                    topics = service.consumes(settings)
+                    if topics:
+                        bus.subscribe(
+                            f"changeward-{service.name}", topics, consumer_of(service, database)
+                        )
+                await bus.start()
+                stack.push_async_callback(bus.stop)
+            relays = [
+                OutboxRelay(s.tables, database, bus, settings)
+                for s in services
+                if bus is not None and ProcessRole.RELAY in roles
+            ]
             tasks = [asyncio.create_task(r.run(), name=f"relay-{r.tables.schema}") for r in relays]
             tasks += [
                 asyncio.create_task(s.background(database, settings), name=f"{s.name}-background")
                 for s in services
-                if s.background is not None
+                if s.background is not None and consumers
             ]
             idempotency_tables = [
                 table
                 for s in services
-                if (table := idempotency_table_of(s.tables.outbox.metadata)) is not None
+                if ProcessRole.API in roles
+                and (table := idempotency_table_of(s.tables.outbox.metadata)) is not None
             ]
             if idempotency_tables:
                 tasks.append(
@@ -117,7 +146,8 @@ def build_app(
             log.info(
                 "started",
                 services=[s.name for s in services],
-                bus=type(bus).__name__,
+                roles=sorted(roles),
+                bus=type(bus).__name__ if bus is not None else None,
             )
             yield
 
@@ -130,12 +160,14 @@ def build_app(
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(_health_router())
-    app.include_router(catalog_router())
-    app.include_router(portal_router())
-    for service in services:
-        app.include_router(service.router)
+    if ProcessRole.API in roles:
+        app.include_router(catalog_router())
+        app.include_router(portal_router())
+        for service in services:
+            app.include_router(service.router)
     return app
 
 
@@ -157,7 +189,7 @@ def _health_router() -> APIRouter:
     @router.get("/readyz", summary="The database and the broker are reachable.")
     async def readyz(request: Request) -> JSONResponse:
         database: Database = request.app.state.database
-        bus: Bus = request.app.state.bus
+        bus: Bus | None = request.app.state.bus
         checks: dict[str, str] = {}
         try:
             async with asyncio.timeout(2):
@@ -165,7 +197,8 @@ def _health_router() -> APIRouter:
             checks["database"] = "ok"
         except Exception as error:  # noqa: BLE001 - any failure means not ready
             checks["database"] = f"unreachable: {error!r}"
-        checks["broker"] = "ok" if await bus.ready() else "unreachable"
+        if bus is not None:
+            checks["broker"] = "ok" if await bus.ready() else "unreachable"
         ready = all(value == "ok" for value in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},

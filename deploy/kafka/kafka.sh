@@ -17,6 +17,8 @@
 #   CHANGEWARD_KAFKA_HOME             jar cache            [<repo>/.cache/kafka]
 #   CHANGEWARD_KAFKA_DATA             data, config, logs   [<repo>/.cache/kafka-data]
 #   CHANGEWARD_KAFKA_PORT             client port          [9092]
+#   CHANGEWARD_KAFKA_ADVERTISED_PORT  client port the broker tells clients to use, e.g. a
+#                                     proxy's in front of it (the fault suite's) [its port]
 #   CHANGEWARD_KAFKA_CONTROLLER_PORT  KRaft controller     [9093]
 #   CHANGEWARD_KAFKA_START_TIMEOUT    seconds to wait for readiness [90]
 #   CHANGEWARD_KAFKA_AUTO_CREATE_TOPICS  broker auto-creates topics [false]
@@ -40,6 +42,7 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 KAFKA_HOME="$(realpath -m "${CHANGEWARD_KAFKA_HOME:-$REPO_ROOT/.cache/kafka}")"
 DATA_DIR="$(realpath -m "${CHANGEWARD_KAFKA_DATA:-$REPO_ROOT/.cache/kafka-data}")"
 PORT="${CHANGEWARD_KAFKA_PORT:-9092}"
+ADVERTISED_PORT="${CHANGEWARD_KAFKA_ADVERTISED_PORT:-$PORT}"
 CONTROLLER_PORT="${CHANGEWARD_KAFKA_CONTROLLER_PORT:-9093}"
 START_TIMEOUT="${CHANGEWARD_KAFKA_START_TIMEOUT:-90}"
 AUTO_CREATE_TOPICS="${CHANGEWARD_KAFKA_AUTO_CREATE_TOPICS:-false}"
@@ -198,7 +201,7 @@ controller.listener.names=CONTROLLER
 
 # --- Listeners: loopback only.
 listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$ADVERTISED_PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 

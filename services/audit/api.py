@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -35,6 +34,7 @@ from shared.db import Session
 from shared.errors import InvalidRequest, MissingRole, Unauthenticated, error_responses
 from shared.pagination import Page, PageParams, decode_cursor, encode_cursor
 from shared.settings import Settings
+from shared.wire import Timestamp
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -63,10 +63,10 @@ class _Filters:
     def __init__(
         self,
         recorded_from: Annotated[
-            datetime | None, Query(alias="from", description="Recorded at or after (ISO 8601).")
+            Timestamp | None, Query(alias="from", description="Recorded at or after (ISO 8601).")
         ] = None,
         recorded_to: Annotated[
-            datetime | None, Query(alias="to", description="Recorded before (ISO 8601).")
+            Timestamp | None, Query(alias="to", description="Recorded before (ISO 8601).")
         ] = None,
         event_type: Annotated[
             list[str] | None, Query(alias="type", description="e.g. change.approved; repeatable.")

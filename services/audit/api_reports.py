@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
 
 from services.audit import reports
 from services.audit.dora import Window
@@ -15,6 +14,7 @@ from services.audit.report_schemas import StabilityReportRead
 from shared.auth import CurrentPrincipal
 from shared.db import Session
 from shared.errors import InvalidRequest, Unauthenticated, error_responses
+from shared.wire import AwareTimestamp
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -42,10 +42,11 @@ Each scope carries the previous window of the same length and the trend of every
 
 def _query(
     window_from: Annotated[
-        AwareDatetime | None, Query(description="Start (inclusive); window_to - 30 days if absent.")
+        AwareTimestamp | None,
+        Query(description="Start (inclusive); window_to - 30 days if absent."),
     ] = None,
     window_to: Annotated[
-        AwareDatetime | None, Query(description="End (exclusive); now if absent.")
+        AwareTimestamp | None, Query(description="End (exclusive); now if absent.")
     ] = None,
     environment: Annotated[str, Query(min_length=1, max_length=64)] = "production",
     service: Annotated[str | None, Query(min_length=1, max_length=200)] = None,

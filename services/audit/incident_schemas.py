@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from shared.contracts import NonBlank, Severity
+from shared.wire import AwareTimestamp
 
 
 class _Strict(BaseModel):
@@ -20,8 +21,8 @@ class IncidentCreate(_Strict):
     environment: NonBlank = Field(max_length=64)
     severity: Severity
     title: NonBlank = Field(max_length=500)
-    started_at: AwareDatetime
-    resolved_at: AwareDatetime | None = None
+    started_at: AwareTimestamp
+    resolved_at: AwareTimestamp | None = None
     external_url: HttpUrl | None = Field(default=None, description="The incident in your pager.")
     external_id: str | None = Field(
         default=None, max_length=200, description="The pager's id; a repeat finds the incident."
@@ -38,7 +39,7 @@ class IncidentCreate(_Strict):
 class IncidentUpdate(_Strict):
     """Resolve an incident (`resolved_at` defaults to now)."""
 
-    resolved_at: AwareDatetime | None = None
+    resolved_at: AwareTimestamp | None = None
 
 
 class LinkCreate(_Strict):

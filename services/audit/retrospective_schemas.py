@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts import ActionItemStatus, NonBlank
+from shared.wire import Day
 
 
 class _Strict(BaseModel):
@@ -17,7 +18,7 @@ class _Strict(BaseModel):
 class ActionItemCreate(_Strict):
     title: NonBlank = Field(max_length=500)
     owner: NonBlank = Field(max_length=200, description="Who sees it through.")
-    due_on: date
+    due_on: Day
 
 
 class RetrospectiveCreate(_Strict):
@@ -34,7 +35,7 @@ class ActionItemUpdate(_Strict):
 
     status: ActionItemStatus | None = None
     owner: NonBlank | None = Field(default=None, max_length=200)
-    due_on: date | None = None
+    due_on: Day | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shared.change_details import Text
 from shared.change_evidence import CheckKind as PlanCheckKind
 from shared.contracts import Category, Plans
+from shared.wire import Boolean, Integer, Number
 
 # Application and traffic changes can be rolled out gradually; the others happen at once.
 GRADUAL_CATEGORIES = frozenset({Category.APPLICATION, Category.TRAFFIC})
@@ -49,8 +50,8 @@ class PlannedCheck(_Strict):
 
 class PlannedStage(_Strict):
     name: Text | None = Field(default=None, description="Defaults to the target share, e.g. `10%`.")
-    target_percent: float = Field(gt=0, le=100, description="Share of traffic or fleet reached.")
-    bake_seconds: int = Field(
+    target_percent: Number = Field(gt=0, le=100, description="Share of traffic or fleet reached.")
+    bake_seconds: Integer = Field(
         default=0, ge=0, le=MAX_BAKE_SECONDS, description="Minimum time between start and complete."
     )
     checks: list[PlannedCheck] = Field(default_factory=list, max_length=50)
@@ -91,7 +92,7 @@ class RolloutPlan(_Strict):
 
     stages: list[PlannedStage] = Field(min_length=1, max_length=20)
     rollback_steps: list[Text] = Field(default_factory=list, max_length=50)
-    auto_rollback: bool = Field(
+    auto_rollback: Boolean = Field(
         default=True, description="A failed stage starts the rollback without waiting for anyone."
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -13,6 +13,7 @@ from services.execution.domain import ExecutionStatus, StageStatus
 from services.execution.plan import CheckKind, PlannedCheck
 from shared.change_details import Text
 from shared.contracts import GateReason, ImpactLevel, NonBlank, Outcome, StagePhase
+from shared.wire import JSON_INTEGER, PG_INTEGER_MAX, Boolean, Integer, Number
 
 NOTES_MAX_LENGTH = 4000
 
@@ -42,7 +43,7 @@ class VerificationResult(_Strict):
         default=None, description="Defaults to the planned check's kind; required otherwise."
     )
     result: CheckResult
-    measured: float | str | None = Field(
+    measured: Number | str | None = Field(
         default=None, description="What was measured, e.g. `0.02` or `p99 212 ms`."
     )
     expected: str | None = Field(default=None, max_length=500)
@@ -108,8 +109,8 @@ class RollbackCreate(_Strict):
     )
 
     reason: NonBlank = Field(max_length=NOTES_MAX_LENGTH)
-    stage_reached: int | None = Field(
-        default=None, ge=0, description="The last stage rolled out; defaults to the last started."
+    stage_reached: Annotated[int, Field(ge=0), JSON_INTEGER] | None = Field(
+        default=None, description="The last stage rolled out; defaults to the last started."
     )
 
 
@@ -134,19 +135,19 @@ class Verdict(StrEnum):
 
 
 class FunctionalAcceptance(_Strict):
-    passed: bool
+    passed: Boolean
     notes: str | None = Field(default=None, max_length=NOTES_MAX_LENGTH)
 
 
 class RegressionResult(_Strict):
     suite: Text
-    passed: int = Field(ge=0)
-    failed: int = Field(ge=0)
+    passed: Integer = Field(ge=0)
+    failed: Integer = Field(ge=0)
 
 
 class MonitoringCheck(_Strict):
     signal: Signal
-    window_minutes: int = Field(ge=1, le=10_080, description="How long it was watched.")
+    window_minutes: Integer = Field(ge=1, le=10_080, description="How long it was watched.")
     verdict: Verdict
     notes: str | None = Field(default=None, max_length=NOTES_MAX_LENGTH)
 
@@ -256,7 +257,7 @@ class GateCheckCreate(_Strict):
     change_id: UUID
     service: NonBlank = Field(max_length=200)
     environment: NonBlank = Field(max_length=64)
-    stage: int | None = Field(default=None, ge=1)
+    stage: Annotated[int, Field(ge=1, le=PG_INTEGER_MAX), JSON_INTEGER] | None = None
     pipeline_url: str | None = Field(default=None, max_length=2000)
 
 

@@ -6,7 +6,6 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
-from pydantic import AwareDatetime
 
 from services.intake import service
 from services.intake.domain import PlansMissing, PreconditionFailed, PreconditionRequired
@@ -26,6 +25,7 @@ from shared.errors import (
 )
 from shared.idempotency import IDEMPOTENCY_ERRORS, idempotent
 from shared.pagination import InvalidCursor, Page, PageParams
+from shared.wire import AwareTimestamp
 
 router = APIRouter(prefix="/v1/changes", tags=["changes"])
 
@@ -49,10 +49,10 @@ def _filters(
     impact_level: ImpactLevel | None = None,
     requester: Annotated[str | None, Query(max_length=200)] = None,
     window_from: Annotated[
-        AwareDatetime | None, Query(description="Planned window ends after this.")
+        AwareTimestamp | None, Query(description="Planned window ends after this.")
     ] = None,
     window_to: Annotated[
-        AwareDatetime | None, Query(description="Planned window starts before this.")
+        AwareTimestamp | None, Query(description="Planned window starts before this.")
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Words in the title.")] = None,
 ) -> ChangeFilters:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from shared.contracts import DeploymentStatus, NonBlank
+from shared.wire import AwareTimestamp
 
 
 class DeploymentReportCreate(BaseModel):
@@ -36,8 +37,8 @@ class DeploymentReportCreate(BaseModel):
     environment: NonBlank = Field(max_length=64)
     version: str | None = Field(default=None, max_length=200)
     status: DeploymentStatus
-    started_at: AwareDatetime | None = None
-    finished_at: AwareDatetime | None = None
+    started_at: AwareTimestamp | None = None
+    finished_at: AwareTimestamp | None = None
     pipeline_url: HttpUrl | None = None
     commit: str | None = Field(default=None, max_length=100)
     change_id: UUID | None = Field(

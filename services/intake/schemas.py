@@ -21,6 +21,7 @@ from shared.contracts import (
     Window,
 )
 from shared.errors import InvalidRequest
+from shared.wire import Boolean
 
 DETAILS_DESCRIPTION = (
     "The category's own details: HardwareDetails, SoftwareConfigDetails, ApplicationDetails, "
@@ -48,7 +49,7 @@ class ChangeSpec(DetailsFollowCategory):
     environment: NonBlank = Field(max_length=64)
     window: Window
     plans: Plans = Field(default_factory=Plans)
-    emergency: bool = False
+    emergency: Boolean = False
     details: CategoryDetails | None = None
     business_justification: str | None = Field(default=None, max_length=4000)
     test_evidence: list[TestEvidence] = Field(default_factory=list, max_length=50)
@@ -66,7 +67,7 @@ class ChangeFields(BaseModel):
     environment: NonBlank | None = Field(default=None, max_length=64)
     window: Window | None = None
     plans: Plans | None = None
-    emergency: bool | None = Field(
+    emergency: Boolean | None = Field(
         default=None, description="An urgent change that may start before full approval."
     )
     details: dict[str, Any] | None = Field(default=None, description=DETAILS_DESCRIPTION)

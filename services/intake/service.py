@@ -44,10 +44,12 @@ async def create_change(
     session: AsyncSession, body: ChangeCreate, principal: Principal
 ) -> ChangeRead:
     fields = body.model_dump(mode="json", exclude_unset=True, exclude={"template_id"})
+    inherited: dict[str, Any] = {}
     if body.template_id is not None:
         template = await templates.template_for_change(session, body.template_id)
-        fields = domain.apply_edit(templates.inherited_fields(template), fields)
-    spec = spec_from(fields)
+        inherited = templates.inherited_fields(template)
+    # A merge patch, template or not: `null` leaves a field to its default, as in an edit.
+    spec = spec_from(domain.apply_edit(inherited, fields))
     change = ChangeRequest(
         **_columns(spec),
         requester=principal.subject,

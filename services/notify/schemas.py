@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints, mode
 
 from services.notify.domain import DeliveryStatus, Format, NotificationType
 from shared.contracts import ImpactLevel, NonBlank, Window
+from shared.wire import JSON_INTEGER
 
 MAX_LEAD_SECONDS = 30 * 24 * 3600
+LeadSeconds = Annotated[int, Field(ge=0, le=MAX_LEAD_SECONDS), JSON_INTEGER]
 
 WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
 
@@ -64,10 +66,8 @@ class SubscriptionCreate(BaseModel):
         default_factory=list,
         description="Only changes assessed at one of these (an unassessed change does not pass).",
     )
-    reminder_lead_seconds: int | None = Field(
+    reminder_lead_seconds: LeadSeconds | None = Field(
         default=None,
-        ge=0,
-        le=MAX_LEAD_SECONDS,
         description="How long before a window opens the `change.upcoming` reminder goes out; "
         "the server default when absent.",
     )

@@ -6,7 +6,6 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime
 
 from services.review import freeze_windows
 from services.review.freeze_windows import (
@@ -27,6 +26,7 @@ from shared.errors import (
 )
 from shared.idempotency import IDEMPOTENCY_ERRORS, idempotent
 from shared.pagination import InvalidCursor, Page, PageParams
+from shared.wire import AwareTimestamp
 
 router = APIRouter(prefix="/v1/freeze-windows", tags=["freeze windows"])
 
@@ -35,7 +35,7 @@ ChangeLead = Annotated[Principal, Depends(require_roles(Role.CHANGE_LEAD))]
 
 def _filters(
     active_at: Annotated[
-        AwareDatetime | None, Query(description="In force at this instant.")
+        AwareTimestamp | None, Query(description="In force at this instant.")
     ] = None,
     service: Annotated[
         str | None, Query(max_length=200, description="Covers this service.")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Response
 
 from services.review import policies
 from services.review.policies import (
+    MODELS,
     InvalidPolicy,
     PolicyName,
     PolicyVersionMismatch,
@@ -18,6 +19,7 @@ from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.db import Session
 from shared.errors import MissingRole, Unauthenticated, error_responses
 from shared.pagination import InvalidCursor, Page, PageParams
+from shared.wire import PG_INTEGER_MAX
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -62,6 +64,14 @@ def _routes(name: PolicyName) -> None:
             Unauthenticated, MissingRole, InvalidPolicy, PolicyVersionMismatch
         ),
         name=f"put_{name.value}_policy",
+        # The body is read as a plain document so that a bad one is an `invalid-policy`
+        # problem; the document says what it must be.
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": MODELS[name].model_json_schema()}},
+            }
+        },
     )
     async def put_policy(
         body: PolicyDocument,
@@ -92,7 +102,9 @@ def _routes(name: PolicyName) -> None:
         name=f"get_{name.value}_policy_version",
     )
     async def get_version(
-        version: int, session: Session, principal: CurrentPrincipal
+        version: Annotated[int, Path(ge=0, le=PG_INTEGER_MAX)],
+        session: Session,
+        principal: CurrentPrincipal,
     ) -> StoredPolicy:
         return await policies.version(session, name, version)
 

@@ -7,7 +7,15 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 
 class Weekday(StrEnum):
@@ -31,6 +39,22 @@ def _time_zone(name: str) -> str:
     return name
 
 
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a time of day in `timezone`, without an offset, e.g. 09:00")
+    return value
+
+
+# A time of day on the service's clock; JSON Schema's `time` format would demand an offset.
+WallClock = Annotated[
+    time,
+    AfterValidator(_wall_clock),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$"}
+    ),
+]
+
+
 class ChangeHours(BaseModel):
     """When changes to the service may happen (its working hours, in its own time zone)."""
 
@@ -38,8 +62,8 @@ class ChangeHours(BaseModel):
 
     timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
     days: list[Weekday] = Field(default_factory=lambda: WEEKDAYS[:5], min_length=1)
-    start: time = time(9)
-    end: time = time(17)
+    start: WallClock = time(9)
+    end: WallClock = time(17)
 
     @model_validator(mode="after")
     def _ordered(self) -> ChangeHours:

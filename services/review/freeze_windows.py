@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.review.models import FreezeWindow, tables
@@ -16,6 +16,7 @@ from shared.contracts import EventType, FreezeWindowDeclared, FreezeWindowLifted
 from shared.errors import InvalidTransition, NotFound
 from shared.outbox import record_event
 from shared.pagination import Page, PageRequest
+from shared.wire import AwareTimestamp
 
 
 def _strip(value: str | None) -> str | None:
@@ -44,8 +45,8 @@ class FreezeWindowCreate(BaseModel):
     environment: Annotated[str | None, AfterValidator(_strip)] = Field(
         default=None, max_length=64, description="Null: every environment."
     )
-    start: AwareDatetime
-    end: AwareDatetime
+    start: AwareTimestamp
+    end: AwareTimestamp
     reason: NonBlank = Field(max_length=2000)
 
     @model_validator(mode="after")

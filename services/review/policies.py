@@ -7,6 +7,7 @@ document is refused with the fields (and, for risk rules, the rule) at fault.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -184,8 +185,9 @@ async def replace(
 
 
 def validate(name: PolicyName, document: dict[str, Any]) -> BaseModel:
+    """Read as the JSON it came as, strictly: `true` is no number, "yes" no boolean."""
     try:
-        return MODELS[name].model_validate(document)
+        return MODELS[name].model_validate_json(json.dumps(document), strict=True)
     except ValidationError as error:
         raise _invalid(name, document, error) from None
 

@@ -21,6 +21,7 @@ from shared.contracts import (
     RuleFired,
     Window,
 )
+from shared.wire import NOT_BLANK
 
 
 def _non_blank(value: str) -> str:
@@ -29,7 +30,9 @@ def _non_blank(value: str) -> str:
     return value
 
 
-Reason = Annotated[str, AfterValidator(_non_blank), Field(max_length=2000)]
+Reason = Annotated[
+    str, AfterValidator(_non_blank), Field(max_length=2000, json_schema_extra=NOT_BLANK)
+]
 
 
 class ApprovalCreate(BaseModel):
@@ -62,7 +65,12 @@ class WaiverCreate(BaseModel):
 class ImpactLevelOverride(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    impact_level: ImpactLevel = Field(description="Above what the rules gave; never `urgent`.")
+    impact_level: ImpactLevel = Field(
+        description="Above what the rules gave; never `urgent`.",
+        json_schema_extra={
+            "enum": [level.value for level in ImpactLevel if level is not ImpactLevel.URGENT]
+        },
+    )
     reason: Reason
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from shared.change_evidence import Contact, ImplementationStep, TestEvidence, Ve
 from shared.contracts.enums import (
     Category,
 )
+from shared.wire import NOT_BLANK, Timestamp
 
 
 def _non_blank(value: str) -> str:
@@ -21,7 +21,7 @@ def _non_blank(value: str) -> str:
     return value
 
 
-NonBlank = Annotated[str, AfterValidator(_non_blank)]
+NonBlank = Annotated[str, AfterValidator(_non_blank), Field(json_schema_extra=NOT_BLANK)]
 
 
 class Window(BaseModel):
@@ -29,8 +29,8 @@ class Window(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: datetime
-    end: datetime
+    start: Timestamp
+    end: Timestamp
 
     @model_validator(mode="after")
     def _ordered_and_aware(self) -> Window:

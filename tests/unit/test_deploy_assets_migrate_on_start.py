@@ -23,7 +23,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[Any]]]:
     monkeypatch.setattr(
         cli.migrations, "upgrade", lambda url, services: recorded["upgrade"].append(services)
     )
-    monkeypatch.setattr(cli, "create_service_app", lambda name, settings, url: name)
+    monkeypatch.setattr(cli, "create_service_app", lambda name, settings, url, roles: name)
     # Logging set up inside CliRunner would keep writing to its closed stdout afterwards.
     monkeypatch.setattr(cli, "configure_logging", lambda level, format: None)
     monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: recorded["run"].append(app))

@@ -22,6 +22,7 @@ from pydantic import (
 
 from services.review.risk.facts import FACTS, FactKind, FactValue
 from shared.contracts import Category, ImpactLevel, RiskDimension
+from shared.wire import NOT_BLANK
 
 _COMPARISONS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -144,7 +145,9 @@ class RiskRule(_Strict):
     """When every condition holds, the rule adds `points` to its dimension."""
 
     id: Annotated[str, AfterValidator(_rule_id)]
-    description: Annotated[str, AfterValidator(_non_blank), Field(max_length=300)]
+    description: Annotated[
+        str, AfterValidator(_non_blank), Field(max_length=300, json_schema_extra=NOT_BLANK)
+    ]
     dimension: RiskDimension
     points: int = Field(ge=1, le=100)
     when: dict[str, Condition] = Field(
@@ -200,9 +203,9 @@ class ReadinessSettings(_Strict):
 
 
 class RiskPolicy(_Strict):
-    production_environments: list[Annotated[str, AfterValidator(_non_blank)]] = Field(
-        default_factory=lambda: ["production", "prod"], min_length=1
-    )
+    production_environments: list[
+        Annotated[str, AfterValidator(_non_blank), Field(json_schema_extra=NOT_BLANK)]
+    ] = Field(default_factory=lambda: ["production", "prod"], min_length=1)
     failure_rate_lookback_days: int = Field(default=30, ge=1, le=365)
     failure_rate_min_changes: int = Field(
         default=3, ge=1, le=1000, description="Fewer outcomes than this: no failure rate yet."
