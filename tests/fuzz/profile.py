@@ -37,6 +37,7 @@ CROSS_FIELD_RULES = {
     "GET /v1/audit/proofs/consistency": "`from` is at most `to`",
     "GET /v1/reports/stability": "`window_to` is after `window_from`, at most 366 days",
     "POST /v1/incidents": "`resolved_at` is not before `started_at`",
+    "POST /v1/incidents/{incident_id}/links": "a `reason` unless the change is a suggested one",
     "POST /v1/subscriptions": "`reminder_lead_seconds` comes with `change.upcoming`",
 }
 
