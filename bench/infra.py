@@ -7,12 +7,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
 
 from shared.embedded_postgres import EmbeddedPostgres, free_port
+from shared.settings import SERVICES
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_SCRIPT = REPO / "deploy" / "kafka" / "kafka.sh"
@@ -86,12 +87,9 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
     raise RuntimeError(f"{url} not ready within {START_TIMEOUT_S} s:\n{log.read_text()}")
 
 
-@contextmanager
-def changeward(
-    workdir: Path, database_url: str, secret: str, *, kafka_servers: str | None = None
-) -> Iterator[str]:
-    """`changeward run` (the all-in-one app) on a free port; in-process bus unless Kafka."""
-    port = free_port()
+def _changeward_env(
+    workdir: Path, database_url: str, secret: str, port: int, kafka_servers: str | None
+) -> dict[str, str]:
     env = {
         "CHANGEWARD_DATABASE_URL": database_url,
         "CHANGEWARD_JWT_SECRET": secret,
@@ -100,11 +98,47 @@ def changeward(
     }
     if kafka_servers:
         env["CHANGEWARD_KAFKA_BOOTSTRAP_SERVERS"] = kafka_servers
+    return env
+
+
+@contextmanager
+def changeward(
+    workdir: Path, database_url: str, secret: str, *, kafka_servers: str | None = None
+) -> Iterator[str]:
+    """`changeward run` (the all-in-one app) on a free port; in-process bus unless Kafka."""
+    port = free_port()
     command = [sys.executable, "-m", "changeward", "run", "--port", str(port)]
     with server_process(
-        command, port=port, env=env, log=workdir / f"changeward-{port}.log", ready_path="/readyz"
+        command,
+        port=port,
+        env=_changeward_env(workdir, database_url, secret, port, kafka_servers),
+        log=workdir / f"changeward-{port}.log",
+        ready_path="/readyz",
     ) as url:
         yield url
+
+
+@contextmanager
+def distributed(
+    workdir: Path, database_url: str, secret: str, kafka_servers: str
+) -> Iterator[dict[str, str]]:
+    """The production topology: one `changeward serve <service>` process per service, each
+    with its routes, relay and consumers, talking through Kafka; their URLs by service."""
+    with ExitStack() as stack:
+        urls: dict[str, str] = {}
+        for service in SERVICES:
+            port = free_port()
+            command = [sys.executable, "-m", "changeward", "serve", service, "--port", str(port)]
+            urls[service] = stack.enter_context(
+                server_process(
+                    command,
+                    port=port,
+                    env=_changeward_env(workdir, database_url, secret, port, kafka_servers),
+                    log=workdir / f"{service}-{port}.log",
+                    ready_path="/readyz",
+                )
+            )
+        yield urls
 
 
 @contextmanager

@@ -124,10 +124,10 @@ def _e2e_phase(
     out: dict[str, Any],
 ) -> None:
     database_url = _database(server, "bench_e2e")
-    with infra.changeward(workdir, database_url, secret, kafka_servers=kafka_servers) as url:
+    with infra.distributed(workdir, database_url, secret, kafka_servers) as urls:
         result = asyncio.run(
             http_benches.end_to_end(
-                url,
+                urls["intake"],
                 Auth(secret),
                 kafka_servers,
                 Settings().changes_topic,
@@ -181,7 +181,8 @@ def _headline(metrics: dict[str, Any], notes: dict[str, str]) -> dict[str, Any]:
     notes["e2e"] = (
         f"From the 200 of POST /v1/changes/{{id}}/submit at {metrics['e2e']['rate']} req/s"
         " (open loop) to change.requested read by an outside Kafka consumer, and to its"
-        " ledger entry's recorded_at; all-in-one app on Kafka."
+        " ledger entry's recorded_at; one process per service on Kafka (the production"
+        " topology)."
     )
     notes["relay_drain_eps"] = "OutboxRelay.drain() into Kafka (acks=all); in-process in details."
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
@@ -28,6 +29,8 @@ from shared.settings import SERVICES, Settings, get_settings
 # The values of shared.runtime.ProcessRole; spelled out so that `changeward gate` need not
 # import the runtime (see create_app below).
 PROCESS_ROLES = ("api", "relay", "consumer")
+# Young collections every 50,000 allocations instead of 700: a request allocates thousands.
+SERVER_GC_THRESHOLDS = (50_000, 20, 20)
 
 app = typer.Typer(
     help="Changeward: production change management. The server and token come from --url and "
@@ -111,12 +114,7 @@ def run(
     try:
         stack.migrate_all(database_url)
         _print_welcome(settings, created, host or settings.host, port or settings.port)
-        uvicorn.run(
-            create_app(settings, database_url),
-            host=host or settings.host,
-            port=port or settings.port,
-            log_level="warning",
-        )
+        _serve(create_app(settings, database_url), host or settings.host, port or settings.port)
     finally:
         if server is not None:
             server.stop()
@@ -155,12 +153,20 @@ def serve(
     database_url, _server = stack.ensure_database(settings)
     if settings.migrate_on_start:
         migrations.upgrade(database_url, [service])
-    uvicorn.run(
+    _serve(
         create_service_app(service, settings, database_url, role_list),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="warning",
+        host or settings.host,
+        port or settings.port,
     )
+
+
+def _serve(app: FastAPI, host: str, port: int) -> None:
+    # What is alive now (modules, routes, schemas) lives as long as the process: moved out
+    # of the collector's sight, and with fewer young collections, a request costs less CPU.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVER_GC_THRESHOLDS)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _process_roles(value: str) -> list[str]:

@@ -25,25 +25,31 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any, TypeVar, get_type_hints
+from typing import Annotated, Any, Protocol, TypeVar, get_type_hints
 
 import structlog
 from fastapi import Depends, Header, Request, Response
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 from sqlalchemy import (
+    BigInteger,
     Column,
+    Executable,
     Index,
     Integer,
+    Interval,
     LargeBinary,
     MetaData,
     Table,
     Text,
+    bindparam,
     delete,
     func,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
@@ -73,6 +79,14 @@ class IdempotencyKeyInProgress(Conflict):
 
 # For the routes' `responses=`.
 IDEMPOTENCY_ERRORS = (IdempotencyKeyReused, IdempotencyKeyInProgress)
+
+
+class ResponseCipher(Protocol):
+    """Keeps stored answers that carry a secret (e.g. a webhook signing secret) encrypted."""
+
+    def encrypt(self, data: bytes) -> bytes: ...
+
+    def decrypt(self, token: bytes) -> bytes: ...
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -123,8 +137,13 @@ async def _attempt(
     return _Attempt(key=key, request=request, session=session, response=response)
 
 
-def idempotent(table: Table) -> Callable[[Endpoint], Endpoint]:
-    """Make a creating POST honour `Idempotency-Key`; its endpoint must take a `Principal`."""
+def idempotent(
+    table: Table, *, encrypt_with: Callable[[Settings], ResponseCipher] | None = None
+) -> Callable[[Endpoint], Endpoint]:
+    """Make a creating POST honour `Idempotency-Key`; its endpoint must take a `Principal`.
+
+    `encrypt_with` gives the cipher stored response bodies are encrypted with.
+    """
 
     def decorate(endpoint: Endpoint) -> Endpoint:
         hints = get_type_hints(endpoint, include_extras=True)
@@ -149,12 +168,13 @@ def idempotent(table: Table) -> Callable[[Endpoint], Endpoint]:
             caller = _caller(kwargs.values())
             settings: Settings = attempt.request.app.state.settings
             ttl = timedelta(hours=settings.idempotency_key_ttl_hours)
+            cipher = encrypt_with(settings) if encrypt_with is not None else None
             request_hash = await _request_hash(attempt.request)
-            replay = await _claim(table, attempt, caller, request_hash, ttl)
+            replay = await _claim(table, attempt, caller, request_hash, ttl, cipher)
             if replay is not None:
                 return replay
             result = await endpoint(*args, **kwargs)
-            await _store(table, attempt, caller, request_hash, result)
+            await _store(table, attempt, caller, request_hash, result, cipher)
             return result
 
         wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
@@ -191,39 +211,85 @@ def _lock_id(table: Table, caller: str, key: str) -> int:
     return int.from_bytes(raw[:8], "big", signed=True)
 
 
+@functools.cache
+def _claim_statement(table: Table) -> Executable:
+    """Take the key's lock (without waiting) and read what was stored under it, in one round
+    trip: the stored row (if any) left-joined to the lock's outcome."""
+    stored = (
+        select(
+            table.c.request_hash,
+            table.c.status_code,
+            table.c.response_body,
+            table.c.response_headers,
+            (table.c.created_at < func.now() - bindparam("ttl", type_=Interval)).label("expired"),
+        )
+        .where(table.c.caller == bindparam("caller"), table.c.key == bindparam("key"))
+        .subquery("stored")
+    )
+    locked = select(
+        func.pg_try_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)).label("locked")
+    ).subquery("claim")
+    return select(locked.c.locked, stored).select_from(locked.outerjoin(stored, true()))
+
+
 async def _claim(
-    table: Table, attempt: _Attempt, caller: str, request_hash: str, ttl: timedelta
+    table: Table,
+    attempt: _Attempt,
+    caller: str,
+    request_hash: str,
+    ttl: timedelta,
+    cipher: ResponseCipher | None,
 ) -> Response | None:
-    """Hold the key for this transaction; the stored response if the key was used before."""
+    """Hold the key for this transaction; the stored response if the key was used before.
+
+    The lookup's snapshot may predate the lock by a moment: a first request that commits in
+    between is then missed, and this one fails on the key's primary key in `_store` instead
+    (a 409, see there), so nothing is ever done twice.
+    """
     assert attempt.key is not None
     session = attempt.session
-    if not await session.scalar(
-        select(func.pg_try_advisory_xact_lock(_lock_id(table, caller, attempt.key)))
-    ):
+    claim = (
+        await session.execute(
+            _claim_statement(table),
+            {
+                "lock_id": _lock_id(table, caller, attempt.key),
+                "caller": caller,
+                "key": attempt.key,
+                "ttl": ttl,
+            },
+        )
+    ).one()
+    if not claim.locked:
         raise IdempotencyKeyInProgress(
             "The first request with this key has not finished; retry after it has.",
         )
-    where = (table.c.caller == caller, table.c.key == attempt.key)
-    stored = (await session.execute(select(table).where(*where))).one_or_none()
-    if stored is None:
+    if claim.request_hash is None:
         return None
-    if stored.created_at < await session.scalar(select(func.now() - ttl)):
-        await session.execute(delete(table).where(*where))
+    if claim.expired:
+        await session.execute(
+            delete(table).where(table.c.caller == caller, table.c.key == attempt.key)
+        )
         return None
-    if stored.request_hash != request_hash:
+    if claim.request_hash != request_hash:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was used with a different request; use a new key for it.",
         )
+    body = claim.response_body
     return Response(
-        content=stored.response_body,
-        status_code=stored.status_code,
-        headers={**stored.response_headers, REPLAYED_HEADER: "true"},
+        content=cipher.decrypt(body) if cipher is not None else body,
+        status_code=claim.status_code,
+        headers={**claim.response_headers, REPLAYED_HEADER: "true"},
         media_type="application/json",
     )
 
 
 async def _store(
-    table: Table, attempt: _Attempt, caller: str, request_hash: str, result: Any
+    table: Table,
+    attempt: _Attempt,
+    caller: str,
+    request_hash: str,
+    result: Any,
+    cipher: ResponseCipher | None,
 ) -> None:
     if isinstance(result, Response):
         status, body, headers = result.status_code, bytes(result.body), result.headers
@@ -236,18 +302,26 @@ async def _store(
             else json.dumps(jsonable_encoder(result)).encode()
         )
         headers = attempt.response.headers
-    await attempt.session.execute(
-        table.insert().values(
-            caller=caller,
-            key=attempt.key,
-            request_hash=request_hash,
-            status_code=status,
-            response_body=body,
-            response_headers={
-                name: value for name, value in headers.items() if name not in _UNSTORED_HEADERS
+    try:
+        await attempt.session.execute(
+            table.insert(),
+            {
+                "caller": caller,
+                "key": attempt.key,
+                "request_hash": request_hash,
+                "status_code": status,
+                "response_body": cipher.encrypt(body) if cipher is not None else body,
+                "response_headers": {
+                    name: value for name, value in headers.items() if name not in _UNSTORED_HEADERS
+                },
             },
         )
-    )
+    except IntegrityError as error:
+        # The first request committed while this one was claiming the key (see `_claim`);
+        # this one rolls back, and its retry gets the first one's response.
+        raise IdempotencyKeyInProgress(
+            "The first request with this key has just finished; retry to get its response.",
+        ) from error
 
 
 async def purge_expired(database: Database, table: Table, ttl: timedelta) -> int:

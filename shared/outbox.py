@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import zlib
 from datetime import timedelta
 from enum import StrEnum
@@ -11,7 +12,7 @@ from enum import StrEnum
 import asyncpg
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Executable, Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,15 +48,8 @@ async def record_event(
     The per-subject sequence row is locked until commit, so a subject's events
     commit (and are relayed) in sequence order.
     """
-    counter = tables.event_sequence
     next_sequence = await session.scalar(
-        insert(counter)
-        .values(subject=subject, last_sequence=1)
-        .on_conflict_do_update(
-            index_elements=[counter.c.subject],
-            set_={"last_sequence": counter.c.last_sequence + 1},
-        )
-        .returning(counter.c.last_sequence)
+        _next_sequence_statement(tables.event_sequence), {"subject": subject}
     )
     assert next_sequence is not None
     event = CloudEvent(
@@ -67,16 +61,46 @@ async def record_event(
         data=data.model_dump(mode="json"),
     )
     await session.execute(
-        tables.outbox.insert().values(
-            event_id=event.id,
-            event_type=event_type.value,
-            partition_key=partition_key or subject,
-            payload=event.model_dump_json(),
-        )
+        _write_statement(tables.outbox),
+        {
+            "event_id": event.id,
+            "event_type": event_type.value,
+            "partition_key": partition_key or subject,
+            "payload": event.model_dump_json(),
+        },
     )
-    # Delivered to listeners only when the transaction commits.
-    await session.execute(text(f"NOTIFY {notify_channel(tables.schema)}"))
     return event
+
+
+@functools.cache
+def _next_sequence_statement(counter: Table) -> Executable:
+    return (
+        insert(counter)
+        .values(subject=bindparam("subject"), last_sequence=1)
+        .on_conflict_do_update(
+            index_elements=[counter.c.subject],
+            set_={"last_sequence": counter.c.last_sequence + 1},
+        )
+        .returning(counter.c.last_sequence)
+    )
+
+
+@functools.cache
+def _write_statement(outbox: Table) -> Executable:
+    """The row and the relay's wake-up in one round trip; listeners hear it only on commit."""
+    written = (
+        outbox.insert()
+        .values(
+            event_id=bindparam("event_id"),
+            event_type=bindparam("event_type"),
+            partition_key=bindparam("partition_key"),
+            payload=bindparam("payload"),
+        )
+        .returning(outbox.c.id)
+        .cte("written")
+    )
+    channel = notify_channel(str(outbox.schema))
+    return select(func.pg_notify(channel, "")).select_from(written)
 
 
 class RelayStep(StrEnum):

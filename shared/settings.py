@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("intake", "review", "execution", "audit", "notify")
+# URL-safe base64 (as Fernet keys are written) read as the standard alphabet.
+_URLSAFE = str.maketrans("-_", "+/")
 
 
 class Settings(BaseSettings):
@@ -82,6 +86,13 @@ class Settings(BaseSettings):
     notify_delivery_retention_days: float = Field(default=30.0, gt=0)
     # The link in each notification; `{change_id}` is replaced (point it at your portal).
     notify_change_url_template: str = "http://127.0.0.1:8080/v1/changes/{change_id}"
+    # Encrypts subscriptions' signing secrets at rest: base64 of 32 random bytes
+    # (`openssl rand -base64 32`). Unset, notify keeps one under data_dir (fine for one
+    # process or replicas sharing the folder; replicas elsewhere must share a configured key).
+    notify_secret_key: str | None = None
+    # Receivers on loopback or private networks (RFC 1918, unique local IPv6, CGNAT), e.g. an
+    # on-prem chat server; link-local (cloud metadata), multicast and reserved ones never.
+    notify_allow_private_receivers: bool = False
 
     # Stability reports and incidents (the audit service).
     # Which team owns each service, e.g. CHANGEWARD_SERVICE_TEAMS='{"checkout": "payments"}';
@@ -101,6 +112,19 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwt_audience: str = "changeward"
     jwt_issuer: str | None = None
+
+    @field_validator("notify_secret_key")
+    @classmethod
+    def _a_32_byte_key(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            key = base64.b64decode(value.strip().translate(_URLSAFE), validate=True)
+        except binascii.Error:
+            key = b""
+        if len(key) != 32:
+            raise ValueError("must be base64 of 32 random bytes, e.g. `openssl rand -base64 32`")
+        return value
 
     @property
     def topics(self) -> tuple[str, ...]:

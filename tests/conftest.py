@@ -67,6 +67,9 @@ def settings(database_url: str, jwt_secret: str) -> Settings:
         jwt_secret=jwt_secret,
         audit_signing_key=base64.b64encode(secrets.token_bytes(32)).decode(),
         relay_idle_poll_seconds=0.2,
+        notify_secret_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        # The tests' webhook receivers listen on 127.0.0.1.
+        notify_allow_private_receivers=True,
     )
 
 
@@ -81,6 +84,8 @@ def kafka_settings(kafka_servers: str, jwt_secret: str) -> Settings:
         deployments_topic=f"changeward.deployments.v1.{suffix}",
         topic_partitions=3,
         relay_idle_poll_seconds=0.2,
+        notify_secret_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        notify_allow_private_receivers=True,
     )
 
 

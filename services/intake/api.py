@@ -154,8 +154,10 @@ async def update_change(
         service.ChangeNotFound,
         InvalidTransition,
         PlansMissing,
+        *IDEMPOTENCY_ERRORS,
     ),
 )
+@idempotent(idempotency_keys)
 async def submit_change(
     change_id: UUID, session: Session, principal: Requester, response: Response
 ) -> ChangeRead:
@@ -172,8 +174,10 @@ async def submit_change(
         InvalidTransition,
         InvalidRequest,
         PreconditionFailed,
+        *IDEMPOTENCY_ERRORS,
     ),
 )
+@idempotent(idempotency_keys)
 async def cancel_change(
     change_id: UUID,
     session: Session,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.notify import service
 from services.notify.domain import DeliveryStatus, NotificationType
+from services.notify.encryption import cipher_for
 from services.notify.models import idempotency_keys
 from services.notify.schemas import (
     DeliveryDetail,
@@ -41,7 +42,8 @@ Manager = Annotated[Principal, Depends(require_roles(*service.MANAGERS))]
     summary="Subscribe a webhook receiver; the answer carries its signing secret, once.",
     responses=error_responses(Unauthenticated, MissingRole, InvalidRequest, *IDEMPOTENCY_ERRORS),
 )
-@idempotent(idempotency_keys)
+# The stored answer carries the secret: it is kept encrypted, as the subscription's is.
+@idempotent(idempotency_keys, encrypt_with=cipher_for)
 async def create_subscription(
     body: SubscriptionCreate,
     session: Session,
@@ -50,9 +52,7 @@ async def create_subscription(
     response: Response,
 ) -> SubscriptionCreated:
     settings: Settings = request.app.state.settings
-    created = await service.create_subscription(
-        session, body, principal, default_lead=settings.notify_reminder_lead_seconds
-    )
+    created = await service.create_subscription(session, body, principal, settings=settings)
     response.headers["Location"] = f"/v1/subscriptions/{created.id}"
     return created
 

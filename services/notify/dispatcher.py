@@ -21,18 +21,20 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from services.notify.domain import DeliveryStatus, Format, NotificationType, RetryPolicy
+from services.notify.encryption import SecretUnreadable, cipher_for
 from services.notify.formats import render
 from services.notify.messages import ChangeView, notification_for
 from services.notify.models import Delivery, DeliveryAttempt, Subscription
+from services.notify.receivers import ReceiverPolicy
 from services.notify.repository import DeliveryRepository
 from services.notify.signing import SIGNATURE_HEADER, signature_header
+from services.notify.transport import delivery_client
 from shared.db import Database
 from shared.events import CloudEvent
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-USER_AGENT = "Changeward-Notify/0.1"
 # Kept of a failing receiver's answer, to show in the delivery log.
 _ANSWER_KEPT = 500
 _PURGE_EVERY_SECONDS = 3600.0
@@ -55,7 +57,8 @@ class Claimed:
     lease_id: uuid.UUID
     attempt: int
     url: str
-    secret: str
+    # None when the stored secret cannot be decrypted: the attempt fails without sending.
+    secret: str | None
     body: bytes
     content_type: str
     event_id: uuid.UUID
@@ -90,18 +93,19 @@ class Dispatcher:
         self._database = database
         self._settings = settings
         self._policy = RetryPolicy.from_settings(settings)
+        self._receivers = ReceiverPolicy.from_settings(settings)
         self._lease = timedelta(seconds=settings.notify_timeout_seconds + 60)
+
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client deliveries go out through, refusing receivers the policy refuses."""
+        return delivery_client(self._receivers, timeout=self._settings.notify_timeout_seconds)
 
     async def run(self) -> None:
         """Dispatch forever: claim what is due into free slots, send, record; then purge."""
         settings = self._settings
         in_flight: set[asyncio.Task[None]] = set()
         next_purge = time.monotonic() + _PURGE_EVERY_SECONDS
-        async with httpx.AsyncClient(
-            timeout=settings.notify_timeout_seconds,
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
-        ) as client:
+        async with self.client() as client:
             try:
                 while True:
                     free = settings.notify_concurrency - len(in_flight)
@@ -172,12 +176,23 @@ class Dispatcher:
             lease_id=lease_id,
             attempt=delivery.attempts + 1,
             url=subscription.url,
-            secret=subscription.secret,
+            secret=self._secret_of(subscription),
             body=delivery.body.encode(),
             content_type=delivery.content_type,
             event_id=delivery.event_id,
             event_type=delivery.event_type,
         )
+
+    def _secret_of(self, subscription: Subscription) -> str | None:
+        try:
+            return cipher_for(self._settings).unseal(subscription.encrypted_secret)
+        except SecretUnreadable as error:
+            log.error(
+                "cannot decrypt a subscription's signing secret",
+                subscription_id=str(subscription.id),
+                error=str(error),
+            )
+            return None
 
     async def deliver(self, client: httpx.AsyncClient, claimed: Claimed) -> None:
         answer = await self.post(client, claimed)
@@ -191,6 +206,9 @@ class Dispatcher:
             )
 
     async def post(self, client: httpx.AsyncClient, claimed: Claimed) -> Answer:
+        if claimed.secret is None:
+            unsent = "not sent: the signing secret cannot be decrypted with this key"
+            return Answer(datetime.now(UTC), 0.0, None, unsent, None)
         timestamp = int(time.time())
         headers = {
             "Content-Type": claimed.content_type,

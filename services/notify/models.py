@@ -55,8 +55,9 @@ class Subscription(Base):
     environments: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY_ARRAY)
     impact_levels: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY_ARRAY)
     reminder_lead_seconds: Mapped[int] = mapped_column(Integer)
-    # Kept as given: every delivery is signed with it, so it must be readable here.
-    secret: Mapped[str] = mapped_column(Text)
+    # The signing secret, encrypted (services/notify/encryption.py): every delivery is signed
+    # with it, so notify must read it back, but the database alone does not give it away.
+    encrypted_secret: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(
         TIMESTAMP(timezone=True), server_default=func.now()

@@ -44,7 +44,11 @@ class SubscriptionCreate(BaseModel):
     )
 
     name: NonBlank = Field(max_length=200, description="What the receiver is, e.g. a channel.")
-    url: WebhookUrl = Field(description="Where deliveries are POSTed (http or https).")
+    url: WebhookUrl = Field(
+        description="Where deliveries are POSTed (http or https). Its host must resolve to "
+        "public addresses (loopback and private ones too where the server allows them); "
+        "checked now and at every delivery."
+    )
     format: Format = Field(
         default=Format.JSON,
         description="`json`: the CloudEvent itself; `slack`: a Slack message (text and blocks); "

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import domain
 from services.notify.domain import DeliveryStatus
+from services.notify.encryption import cipher_for
 from services.notify.models import Delivery, Subscription
+from services.notify.receivers import ReceiverPolicy, ReceiverRefused
 from services.notify.repository import DeliveryRepository, SubscriptionRepository
 from services.notify.schemas import (
     DeliveryAttemptRead,
@@ -25,6 +27,7 @@ from shared.auth import Principal, Role
 from shared.contracts import ImpactLevel
 from shared.errors import InvalidRequest, NotFound
 from shared.pagination import Page, PageRequest
+from shared.settings import Settings
 
 # Who may create and delete subscriptions, replay deliveries, and see receivers' full URLs.
 MANAGERS = frozenset({Role.CHANGE_MANAGER, Role.CHANGE_LEAD})
@@ -41,8 +44,9 @@ class DeliveryNotFound(NotFound):
 
 
 async def create_subscription(
-    session: AsyncSession, body: SubscriptionCreate, principal: Principal, *, default_lead: int
+    session: AsyncSession, body: SubscriptionCreate, principal: Principal, *, settings: Settings
 ) -> SubscriptionCreated:
+    await _check_receiver(str(body.url), settings)
     if body.reminder_lead_seconds is not None and (
         domain.NotificationType.CHANGE_UPCOMING not in body.event_types
     ):
@@ -57,6 +61,7 @@ async def create_subscription(
                 }
             ],
         )
+    secret = new_secret()
     subscription = Subscription(
         id=uuid.uuid4(),
         name=body.name,
@@ -67,14 +72,28 @@ async def create_subscription(
         environments=body.environments,
         impact_levels=[i.value for i in body.impact_levels],
         reminder_lead_seconds=(
-            default_lead if body.reminder_lead_seconds is None else body.reminder_lead_seconds
+            settings.notify_reminder_lead_seconds
+            if body.reminder_lead_seconds is None
+            else body.reminder_lead_seconds
         ),
-        secret=new_secret(),
+        encrypted_secret=cipher_for(settings).seal(secret),
         created_by=principal.subject,
     )
     subscription = await SubscriptionRepository.from_session(session).add(subscription)
     read = to_read(subscription, principal)
-    return SubscriptionCreated(**read.model_dump(), secret=subscription.secret)
+    return SubscriptionCreated(**read.model_dump(), secret=secret)
+
+
+async def _check_receiver(url: str, settings: Settings) -> None:
+    try:
+        await ReceiverPolicy.from_settings(settings).check_receiver(
+            url, resolve_timeout=settings.notify_timeout_seconds
+        )
+    except ReceiverRefused as refused:
+        raise InvalidRequest(
+            f"The receiver's URL is refused: {refused}.",
+            errors=[{"loc": ["body", "url"], "msg": str(refused), "type": "value_error"}],
+        ) from refused
 
 
 async def list_subscriptions(

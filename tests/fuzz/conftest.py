@@ -51,6 +51,7 @@ def fuzz_app(fuzz_database_url: str) -> Iterator[FastAPI]:
         database_url=fuzz_database_url,
         jwt_secret=FUZZ_JWT_SECRET,
         audit_signing_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        notify_secret_key=base64.b64encode(secrets.token_bytes(32)).decode(),
         relay_idle_poll_seconds=0.2,
     )
     # Fuzzed subscriptions name arbitrary webhook URLs: never deliver to them (delivery is

@@ -7,10 +7,12 @@ import uuid
 from datetime import timedelta
 
 import httpx
-from fastapi import FastAPI
+import pytest
+from fastapi import FastAPI, Request, Response
 
 from services.intake.models import idempotency_keys
-from shared.idempotency import purge_expired
+from shared.db import Database
+from shared.idempotency import IdempotencyKeyInProgress, _Attempt, _claim, _store, purge_expired
 from tests.support.clients import CHANGE_BODY, Tokens, fetch, scalar
 
 PROBLEM = "application/problem+json"
@@ -135,6 +137,8 @@ async def test_review_and_execution_posts_honour_the_key(
     openapi = (await api.get("/openapi.json")).json()
     for route in (
         "/v1/changes",
+        "/v1/changes/{change_id}/submit",
+        "/v1/changes/{change_id}/cancel",
         "/v1/templates",
         "/v1/deployments",
         "/v1/reviews/{change_id}/approvals",
@@ -147,6 +151,32 @@ async def test_review_and_execution_posts_honour_the_key(
         assert header, route
         assert header[0]["in"] == "header"
         assert header[0]["required"] is False
+
+
+async def test_a_retried_submit_replays_instead_of_conflicting(
+    api: httpx.AsyncClient, tokens: Tokens, database_url: str
+) -> None:
+    rita = tokens.headers("rita", "requester")
+    created = await api.post("/v1/changes", json=_body(), headers=rita)
+    change_id = created.json()["id"]
+    keyed = {**rita, "Idempotency-Key": uuid.uuid4().hex}
+    first = await api.post(f"/v1/changes/{change_id}/submit", headers=keyed)
+    assert first.status_code == 200, first.text
+
+    # A pipeline that lost the first answer retries with its key: the same answer, once.
+    retried = await api.post(f"/v1/changes/{change_id}/submit", headers=keyed)
+    assert retried.status_code == 200, retried.text
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert retried.json() == first.json()
+    # Without the key, a second submit is the state machine's 409.
+    assert (await api.post(f"/v1/changes/{change_id}/submit", headers=rita)).status_code == 409
+    requested = await scalar(
+        database_url,
+        "SELECT count(*) FROM intake.outbox"
+        " WHERE partition_key = $1 AND event_type LIKE '%change.requested'",
+        change_id,
+    )
+    assert requested == 1
 
 
 async def test_expired_keys_are_purged_and_then_free(
@@ -171,3 +201,43 @@ async def test_expired_keys_are_purged_and_then_free(
     reused = await api.post("/v1/changes", json=_body(), headers=headers)
     assert reused.status_code == 201
     assert "idempotent-replayed" not in reused.headers
+
+
+async def test_a_first_request_committing_during_the_claim_makes_the_second_a_409(
+    database_url: str,
+) -> None:
+    """The claim's lookup may miss a first request that commits just before its lock is
+    taken; storing then hits the key's primary key, and the second rolls back as a 409."""
+    key, caller = uuid.uuid4().hex, "rita"
+    database = Database(database_url, pool_size=2)
+    request = Request({"type": "http", "method": "POST", "path": "/v1/changes", "headers": []})
+    try:
+        async with database.sessionmaker() as session:
+            attempt = _Attempt(key=key, request=request, session=session, response=Response())
+            async with session.begin():
+                claimed = await _claim(
+                    idempotency_keys, attempt, caller, "hash", timedelta(hours=24), None
+                )
+                assert claimed is None
+                async with database.sessionmaker() as first, first.begin():
+                    await first.execute(
+                        idempotency_keys.insert(),
+                        {
+                            "caller": caller,
+                            "key": key,
+                            "request_hash": "hash",
+                            "status_code": 201,
+                            "response_body": b"{}",
+                            "response_headers": {},
+                        },
+                    )
+                with pytest.raises(IdempotencyKeyInProgress):
+                    await _store(
+                        idempotency_keys, attempt, caller, "hash", Response(b"{}", 201), None
+                    )
+    finally:
+        await database.dispose()
+    stored = await scalar(
+        database_url, "SELECT count(*) FROM intake.idempotency_key WHERE key = $1", key
+    )
+    assert stored == 1

@@ -3,6 +3,8 @@ consumer on a real PostgreSQL, as the bus would deliver them."""
 
 from __future__ import annotations
 
+import base64
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -19,11 +21,18 @@ from shared.contracts import EventType
 from shared.db import Database
 from shared.events import CloudEvent, full_type
 from shared.runtime import consumer_of
+from shared.settings import Settings
 from tests.conftest import fresh_database
 from tests.support.clients import CHANGE_BODY, fetch
 
 MONA = Principal(subject="mona", roles=frozenset({Role.CHANGE_MANAGER}))
 DEFAULT_LEAD = 3600
+SETTINGS = Settings(
+    jwt_secret="unused",
+    notify_reminder_lead_seconds=DEFAULT_LEAD,
+    notify_secret_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+    notify_allow_private_receivers=True,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +47,7 @@ async def subscribe(database: Database, **fields: Any) -> uuid.UUID:
         {"name": "test", "url": "http://127.0.0.1:9/hook", **fields}
     )
     async with database.sessionmaker() as session, session.begin():
-        created = await service.create_subscription(session, body, MONA, default_lead=DEFAULT_LEAD)
+        created = await service.create_subscription(session, body, MONA, settings=SETTINGS)
     return created.id
 
 
@@ -181,7 +190,7 @@ async def test_deployments_and_freezes_are_filtered_by_what_they_name(database: 
         environments=["production"],
         impact_levels=["critical"],
     )
-    deployment = {
+    deployment: dict[str, Any] = {
         "deployment_id": str(uuid.uuid4()),
         "provider": "generic",
         "service": svc,

@@ -120,6 +120,8 @@ async def client(pg_server: str, jwt_secret: str) -> AsyncIterator[httpx.AsyncCl
         notify_retry_jitter=0.1,
         notify_max_attempts=MAX_ATTEMPTS,
         notify_change_url_template="https://changeward.example/ui/changes/{change_id}",
+        notify_secret_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        notify_allow_private_receivers=True,
     )
     assert settings.database_url is not None
     app = create_app(settings, settings.database_url)
