@@ -19,6 +19,8 @@ from changeward.cli_changes import change_app
 from changeward.cli_common import EXIT_CODES_HELP, session_of
 from changeward.cli_events import events_app
 from changeward.cli_exec import exec_app, gate
+from changeward.cli_freeze import freeze_app
+from changeward.cli_plans import plan
 from changeward.cli_review import review_app
 from changeward.duration import parse_duration
 from shared import migrate as migrations
@@ -42,7 +44,9 @@ token_app = typer.Typer(help="Bearer tokens for development.", no_args_is_help=T
 postgres_app = typer.Typer(help="The embedded PostgreSQL server.", no_args_is_help=True)
 app.add_typer(change_app, name="change")
 app.add_typer(review_app, name="review")
+exec_app.command("plan")(plan)
 app.add_typer(exec_app, name="exec")
+app.add_typer(freeze_app, name="freeze")
 app.command("gate")(gate)
 # `audit verify` and `audit witness` live in audit_cli; the API-backed views join them.
 audit_app.command("timeline")(cli_audit.timeline)

@@ -121,6 +121,14 @@ def read_document(path: Path) -> Any:
         fail(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}")
 
 
+def read_mapping(path: Path) -> dict[str, Any]:
+    """A YAML or JSON file that must hold one object, as request bodies do."""
+    body = read_document(path)
+    if not isinstance(body, dict):
+        fail(f"{path} must hold one object (a mapping)", ExitCode.USAGE)
+    return body
+
+
 def _text_of(path: Path) -> str:
     if str(path) == "-":
         return typer.get_text_stream("stdin").read()

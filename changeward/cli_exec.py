@@ -20,7 +20,7 @@ from changeward.cli_common import (
     client,
     fail,
     print_json,
-    read_document,
+    read_mapping,
     reporting,
     stderr,
     wants_json,
@@ -268,12 +268,7 @@ def _until(moment: str | None, default: float) -> float:
 
 
 def _document(file: Path | None) -> dict[str, Any]:
-    if file is None:
-        return {}
-    body = read_document(file)
-    if not isinstance(body, dict):
-        fail(f"{file} must hold one object (a mapping)", ExitCode.USAGE)
-    return body
+    return {} if file is None else read_mapping(file)
 
 
 def _post(ctx: typer.Context, path: str, body: Any, json_output: bool, verbose: bool) -> None:

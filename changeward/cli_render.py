@@ -219,3 +219,85 @@ def timeline(body: dict[str, Any], proofs: dict[int, str] | None = None) -> None
         _add_row(table, *cells)
     stdout.print(table)
     stdout.print(f"{len(body.get('entries', []))} ledger entries", style="dim")
+
+
+def _bake(seconds: int | None) -> str:
+    if not seconds:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def plan(body: dict[str, Any]) -> None:
+    """An execution's rollout plan: its stages with their bake times and checks."""
+    rows: list[tuple[str, Any]] = [
+        ("change", body.get("change_id", "-")),
+        ("status", styled(body.get("status"))),
+        ("source", body.get("plan_source") or "-"),
+        ("auto rollback", "yes" if body.get("auto_rollback") else "no"),
+    ]
+    table = Table(show_edge=False, pad_edge=False, title="stages", title_justify="left")
+    for column in ("#", "stage", "share", "bake", "checks"):
+        table.add_column(column, overflow="fold")
+    for number, stage in enumerate(body.get("stages") or [], start=1):
+        share = stage.get("target_percent")
+        checks = "; ".join(
+            f"{check['name']} ({check['expected']})" for check in stage.get("checks") or []
+        )
+        _add_row(
+            table,
+            stage.get("number", number),
+            stage.get("name", ""),
+            "" if share is None else f"{share:g}%",
+            _bake(stage.get("bake_seconds")),
+            checks or "-",
+        )
+    stdout.print(Panel(Group(_fields(rows), table), title="rollout plan", title_align="left"))
+
+
+def _freeze_scope(body: dict[str, Any]) -> str:
+    services = ", ".join(body.get("services") or []) or "all services"
+    return f"{services} in {body.get('environment') or 'all environments'}"
+
+
+def freeze_window(body: dict[str, Any]) -> None:
+    rows: list[tuple[str, Any]] = [
+        ("id", body["id"]),
+        ("from", short_time(body.get("start"))),
+        ("until", short_time(body.get("end"))),
+        ("covers", _freeze_scope(body)),
+        ("reason", body.get("reason")),
+        ("declared", f"by {body.get('declared_by')} at {short_time(body.get('declared_at'))}"),
+    ]
+    if body.get("lifted_at"):
+        lifted = f"by {body.get('lifted_by')} at {short_time(body['lifted_at'])}"
+        rows.append(("lifted", Text(lifted, style="dim")))
+    stdout.print(Panel(_fields(rows), title="freeze window", title_align="left"))
+
+
+def freeze_windows(items: list[dict[str, Any]]) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("from")
+    table.add_column("until")
+    table.add_column("covers", overflow="fold")
+    table.add_column("reason", overflow="fold")
+    for item in items:
+        lifted = bool(item.get("lifted_at"))
+        reason = f"{item.get('reason')} (lifted)" if lifted else item.get("reason")
+        table.add_row(
+            *(
+                Text(str(cell), style="dim" if lifted else "")
+                for cell in (
+                    item["id"],
+                    short_time(item.get("start")),
+                    short_time(item.get("end")),
+                    _freeze_scope(item),
+                    reason,
+                )
+            )
+        )
+    stdout.print(table)
+    stdout.print(f"{len(items)} freeze window(s)", style="dim")

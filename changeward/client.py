@@ -162,8 +162,11 @@ class ChangewardClient:
         sent = {"Idempotency-Key": idempotency_key or str(uuid.uuid4()), **(headers or {})}
         return _body(self._send("POST", path, json=body, headers=sent))
 
-    def delete(self, path: str) -> None:
-        self._send("DELETE", path)
+    def put(self, path: str, body: Any, *, headers: Mapping[str, str] | None = None) -> Any:
+        return _body(self._send("PUT", path, json=body, headers=dict(headers or {})))
+
+    def delete(self, path: str) -> Any:
+        return _body(self._send("DELETE", path))
 
     def pages(
         self, path: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None

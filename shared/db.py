@@ -53,6 +53,17 @@ class Database:
         await self.engine.dispose()
 
 
+# lock_not_available (a lock_timeout ran out) and deadlock_detected: the transaction was
+# rolled back while waiting for a lock, and the same work succeeds once the holder is done.
+LOCK_CONTENTION_SQLSTATES = frozenset({"55P03", "40P01"})
+
+
+def is_lock_contention(error: BaseException) -> bool:
+    """A statement gave up waiting for a lock another transaction held."""
+    orig = getattr(error, "orig", None)
+    return getattr(orig, "sqlstate", None) in LOCK_CONTENTION_SQLSTATES
+
+
 def asyncpg_dsn(url: str) -> str:
     """The plain libpq URL asyncpg itself accepts (without SQLAlchemy's driver suffix)."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)

@@ -16,6 +16,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
+from shared.db import is_lock_contention
+
 log = structlog.get_logger(__name__)
 
 PROBLEM_BASE = "https://changeward.dev/problems/"
@@ -225,6 +227,8 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     is unknown, which is what `Idempotency-Key` is for: a retry with it is always safe."""
     if isinstance(exc, DBAPIError) and _refused_value(exc):
         return _unstorable_value(request, exc)
+    if isinstance(exc, DBAPIError) and is_lock_contention(exc):
+        return _lock_not_free(request, exc)
     if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
         log.exception("database error", error=repr(exc))
         return problem_response(
@@ -243,6 +247,19 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
         detail="No database connection was free in time; retry shortly."
         if busy
         else "The connection to the database was lost; retry shortly.",
+        headers={"Retry-After": DATABASE_RETRY_AFTER},
+    )
+
+
+def _lock_not_free(request: Request, exc: DBAPIError) -> JSONResponse:
+    """Another transaction held a lock longer than the lock timeout; it rolled back."""
+    log.warning("lock not granted in time", error=repr(exc))
+    return problem_response(
+        request,
+        status=503,
+        code="database-busy",
+        title="The database is busy",
+        detail="A lock the request needed was not free in time; retry shortly.",
         headers={"Retry-After": DATABASE_RETRY_AFTER},
     )
 

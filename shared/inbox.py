@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.bus import Message
 from shared.contracts import EventType
-from shared.db import Database
+from shared.db import Database, is_lock_contention
 from shared.events import CloudEvent
 from shared.observability import EVENTS_CONSUMED
 from shared.tables import MessagingTables
@@ -180,7 +180,8 @@ def _parse(message: Message) -> CloudEvent | None:
 
 
 def _is_transient(error: Exception) -> bool:
-    """A database or network outage: the same event will succeed once it is over."""
-    if isinstance(error, TRANSIENT_ERRORS):
+    """A database or network outage, or a lock held too long by another transaction: the
+    same event will succeed once it is over."""
+    if isinstance(error, TRANSIENT_ERRORS) or is_lock_contention(error):
         return True
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

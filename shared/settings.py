@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     topic_replication_factor: int = 1
     topic_retention_ms: int = 7 * 24 * 3600 * 1000
 
+    # How long review waits for a lock (its per-service conflict locks, an assessment's row)
+    # before it gives up: a 503 with Retry-After to a request, a retry to a consumer.
+    review_lock_timeout_ms: int = Field(default=5000, gt=0)
+
     relay_batch_size: int = 200
     relay_idle_poll_seconds: float = 1.0
 

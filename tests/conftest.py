@@ -15,9 +15,18 @@ from fastapi import FastAPI
 from changeward.allinone import create_app
 from shared import migrate
 from shared.auth import generate_secret
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from tests.support.clients import Tokens, create_database
 from tests.support.infra import kafka_broker, postgres_server, unique_name
+
+
+@pytest.fixture(autouse=True)
+def _settings_read_afresh() -> Iterator[None]:
+    """`get_settings()` caches what the environment said when first called; code under test
+    that calls it (review's lock timeout, the CLI) must see each test's own environment."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import ChangeTemplate
@@ -25,6 +26,8 @@ INHERITED = (
     "business_justification",
     "contacts",
 )
+# The unique constraint on change_template.name (see the intake migrations).
+NAME_CONSTRAINT = "uq_change_template_name"
 
 
 class TemplateNotFound(NotFound):
@@ -47,10 +50,28 @@ async def create_template(
 ) -> TemplateRead:
     repository = TemplateRepository.from_session(session)
     if await repository.name_taken(body.name):
-        raise TemplateNameTaken(f"A template named {body.name!r} exists; pick another name.")
+        raise _name_taken(body.name)
     fields = body.model_dump(mode="json")
     template = ChangeTemplate(**fields, created_by=principal.subject)
-    return to_read(await repository.add(template))
+    try:
+        added = await repository.add(template)
+    except IntegrityError as error:
+        # A concurrent request took the name between the check above and this insert.
+        if _violated_constraint(error) == NAME_CONSTRAINT:
+            raise _name_taken(body.name) from error
+        raise
+    return to_read(added)
+
+
+def _name_taken(name: str) -> TemplateNameTaken:
+    return TemplateNameTaken(f"A template named {name!r} exists; pick another name.")
+
+
+def _violated_constraint(error: IntegrityError) -> str | None:
+    # asyncpg's exception, which names the constraint, is the cause of the DBAPI one.
+    driver_error = error.orig.__cause__ if error.orig is not None else None
+    name = getattr(driver_error, "constraint_name", None)
+    return name if isinstance(name, str) else None
 
 
 async def get_template(session: AsyncSession, template_id: UUID) -> TemplateRead:

@@ -11,11 +11,11 @@ from services.review.policies import (
     MODELS,
     InvalidPolicy,
     PolicyName,
-    PolicyVersionMismatch,
     PolicyVersionNotFound,
     StoredPolicy,
 )
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.concurrency import PreconditionFailed, PreconditionRequired, etag
 from shared.db import Session
 from shared.errors import MissingRole, Unauthenticated, error_responses
 from shared.pagination import InvalidCursor, Page, PageParams
@@ -26,7 +26,10 @@ router = APIRouter(prefix="/v1/policies", tags=["policies"])
 ChangeLead = Annotated[Principal, Depends(require_roles(Role.CHANGE_LEAD))]
 IfMatch = Annotated[
     str | None,
-    Header(alias="If-Match", description='The ETag of the version you edited, e.g. `"3"`.'),
+    Header(
+        alias="If-Match",
+        description='Required: the ETag of the version you edited (from GET), e.g. `"3"`.',
+    ),
 ]
 PolicyDocument = Annotated[
     dict[str, Any],
@@ -40,7 +43,7 @@ SCHEMAS = {
 
 
 def _etag(response: Response, stored: StoredPolicy) -> StoredPolicy:
-    response.headers["ETag"] = f'"{stored.version}"'
+    response.headers["ETag"] = etag(stored.version)
     return stored
 
 
@@ -59,9 +62,9 @@ def _routes(name: PolicyName) -> None:
     @router.put(
         f"/{name.value}",
         summary=f"Store a new {name.value} policy version, a {SCHEMAS[name]} "
-        "(publishes policy.updated).",
+        "(If-Match required; publishes policy.updated).",
         responses=error_responses(
-            Unauthenticated, MissingRole, InvalidPolicy, PolicyVersionMismatch
+            Unauthenticated, MissingRole, InvalidPolicy, PreconditionFailed, PreconditionRequired
         ),
         name=f"put_{name.value}_policy",
         # The body is read as a plain document so that a bad one is an `invalid-policy`

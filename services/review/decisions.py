@@ -1,7 +1,8 @@
 """What approvers do to a review: decide, waive a readiness item, raise the impact level.
 
-Each use case holds the environment's lock, then the assessment's row lock, so two
-decisions on one change are serialised and only one of them can close the review.
+Each use case holds the conflict locks of the change's services, then the assessment's row
+lock, so two decisions on one change are serialised and only one of them can close the
+review.
 """
 
 from __future__ import annotations

@@ -23,8 +23,9 @@ from services.review.repository_policies import PolicyRepository
 from services.review.risk.defaults import DEFAULT_RISK_POLICY
 from services.review.risk.policy import RiskPolicy
 from shared.auth import Principal
+from shared.concurrency import check_version
 from shared.contracts import EventType, PolicyUpdated
-from shared.errors import ChangewardError, InvalidRequest, NotFound
+from shared.errors import InvalidRequest, NotFound
 from shared.outbox import record_event
 from shared.pagination import PageRequest
 
@@ -52,12 +53,6 @@ DEFAULTS: dict[PolicyName, BaseModel] = {
 class InvalidPolicy(InvalidRequest):
     code = "invalid-policy"
     title = "The policy is not valid; the previous version stays in force"
-
-
-class PolicyVersionMismatch(ChangewardError):
-    status = 412
-    code = "policy-version-mismatch"
-    title = "The policy changed since you read it"
 
 
 class PolicyVersionNotFound(NotFound):
@@ -152,17 +147,16 @@ async def replace(
     *,
     if_match: str | None,
 ) -> StoredPolicy:
-    """Store `document` as the next version and publish `policy.updated`."""
+    """Store `document` as the next version and publish `policy.updated`.
+
+    `if_match` must name the version in force (the ETag of GET), so that a document edited
+    on an older version, or sent by mistake, never replaces the policy unseen.
+    """
     parsed = validate(name, document)
     repository = PolicyRepository.from_session(session)
     await repository.lock(name.value)
     latest = await current(session, name)
-    if if_match is not None and if_match.strip().strip('"') != str(latest.version):
-        raise PolicyVersionMismatch(
-            f"The {name.value} policy is at version {latest.version}; "
-            f"you sent If-Match {if_match}. Read it again and re-apply your edit.",
-            current_version=latest.version,
-        )
+    check_version(if_match, latest.version, noun=f"{name.value} policy")
     stored = parsed.model_dump(mode="json", by_alias=True)
     row = await repository.add(name.value, latest.version + 1, stored, principal.subject)
     await record_event(

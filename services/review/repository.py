@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -29,6 +29,12 @@ class ReviewFilters:
     environment: str | None = None
     requester: str | None = None
     conflicted: bool | None = None
+
+
+def conflict_locks(environment: str, services: Iterable[str]) -> frozenset[str]:
+    """The advisory locks that serialise conflict detection of a change: one per service it
+    names in its environment, since only changes sharing one of them can conflict."""
+    return frozenset(f"review-conflicts:{environment}:{service}" for service in services)
 
 
 class AssessmentRepository:
@@ -86,12 +92,34 @@ class AssessmentRepository:
         )
         return inserted is not None
 
-    async def lock_environment(self, environment: str) -> None:
-        """Serialise conflict detection per environment until the transaction ends, so two
-        changes assessed at once still see each other."""
+    async def scope(self, change_id: UUID) -> tuple[str, list[str]] | None:
+        """The environment and services of a change's assessment, read afresh."""
+        statement = select(Assessment.environment, Assessment.services).where(
+            Assessment.change_id == change_id
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        return None if row is None else (row.environment, list(row.services))
+
+    async def lock_conflicts(self, locks: Collection[str], *, timeout_ms: int) -> None:
+        """Hold `locks` (see `conflict_locks`) until the transaction ends.
+
+        Taken in the order of their hashes, the locks' real identity, so two lockers never
+        deadlock. Any lock this transaction waits for (row locks too) is given up after
+        `timeout_ms`, with PostgreSQL's lock_not_available.
+        """
         await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-            {"key": f"review-conflicts:{environment}"},
+            text("SELECT set_config('lock_timeout', :timeout, true)"),
+            {"timeout": f"{timeout_ms}ms"},
+        )
+        if not locks:
+            return
+        await self.session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(key) FROM ("
+                "SELECT DISTINCT hashtext(name) AS key"
+                " FROM unnest(CAST(:names AS text[])) AS name ORDER BY key) AS ordered"
+            ),
+            {"names": sorted(locks)},
         )
 
     async def overlapping(

@@ -1,7 +1,10 @@
 """Assessment use cases: assess, re-assess, close; they flush and record events, never commit.
 
-Every writer of assessments takes the environment's advisory lock before any row lock,
-so conflict detection sees concurrent changes and lockers never deadlock.
+Every writer of assessments first takes the conflict locks of the services its change names
+in its environment (`conflict_locks`), so two changes that may conflict are assessed one
+after the other and see each other, while changes of other services go on at once. Row locks
+come after them: the change's own assessment, then its neighbours' in id order. That one
+order on every path is what keeps lockers from deadlocking.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from services.review.conflicts import overlapping, sync_neighbours, withdraw_fro
 from services.review.domain import ReviewStatus
 from services.review.models import Assessment
 from services.review.publishing import REVIEW_ACTOR, approve, publish_assessed
-from services.review.repository import AssessmentRepository, OutcomeRepository
+from services.review.repository import AssessmentRepository, OutcomeRepository, conflict_locks
 from services.review.rescoring import apply_outcome, context_for, material_change, rescore
 from shared.contracts import ChangeAccepted, ChangeSnapshot
+from shared.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +35,7 @@ async def assess_change(session: AsyncSession, change: ChangeSnapshot) -> None:
     if await repository.get(change.change_id) is not None:
         await reassess_change(session, change)
         return
-    await repository.lock_environment(change.environment)
+    await _lock(repository, conflict_locks(change.environment, change.services))
     in_force, now = await policies.in_force(session), datetime.now(UTC)
     conflicts = await overlapping(repository, change)
     context = await context_for(session, change, in_force, conflicts, now)
@@ -56,14 +60,13 @@ async def assess_change(session: AsyncSession, change: ChangeSnapshot) -> None:
 async def reassess_change(session: AsyncSession, change: ChangeSnapshot) -> None:
     """Re-assess an edited or rescheduled change; a stale or repeated snapshot changes nothing."""
     repository = AssessmentRepository.from_session(session)
-    found = await repository.get(change.change_id)
-    if found is None:
+    # Both the services it had and those it has now: it may leave conflicts and enter others.
+    assessment = await locked(
+        session, change.change_id, also=conflict_locks(change.environment, change.services)
+    )
+    if assessment is None:
         await assess_change(session, change)
         return
-    for environment in sorted({found.environment, change.environment}):
-        await repository.lock_environment(environment)
-    assessment = await repository.get(change.change_id, for_update=True)
-    assert assessment is not None
     if change.version <= (assessment.assessed_version or 0):
         log.info(
             "stale change snapshot ignored",
@@ -140,11 +143,25 @@ async def record_outcome(
     await withdraw_from_conflicts(session, assessment)
 
 
-async def locked(session: AsyncSession, change_id: UUID) -> Assessment | None:
-    """The assessment, its row locked after its environment's lock."""
+async def locked(
+    session: AsyncSession, change_id: UUID, *, also: frozenset[str] = frozenset()
+) -> Assessment | None:
+    """The assessment, its row locked after the conflict locks of its services (and `also`).
+
+    Its services are read before their locks are held; if a re-assessment changed them in
+    between, the new ones are locked too (out of order, so PostgreSQL may have to break a
+    deadlock then: rare, and retried like a lock timeout).
+    """
     repository = AssessmentRepository.from_session(session)
-    found = await repository.get(change_id)
-    if found is None:
-        return None
-    await repository.lock_environment(found.environment)
-    return await repository.get(change_id, for_update=True)
+    held: frozenset[str] = frozenset()
+    while (scope := await repository.scope(change_id)) is not None:
+        needed = conflict_locks(*scope) | also
+        if needed <= held:
+            return await repository.get(change_id, for_update=True)
+        await _lock(repository, needed - held)
+        held |= needed
+    return None
+
+
+async def _lock(repository: AssessmentRepository, locks: frozenset[str]) -> None:
+    await repository.lock_conflicts(locks, timeout_ms=get_settings().review_lock_timeout_ms)

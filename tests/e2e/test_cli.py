@@ -17,8 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from changeward.cli import app
 from shared.auth import mint_token
@@ -76,6 +75,8 @@ def cli(server: Server, tmp_path: Path) -> Cli:
             "CHANGEWARD_URL": server.url,
             "CHANGEWARD_TOKEN": token or "",
             "CHANGEWARD_CONFIG": str(tmp_path / "absent.toml"),
+            # Tables as wide as a terminal's, so that a row's text is not wrapped apart.
+            "COLUMNS": "200",
         }
         return runner.invoke(app, list(args), env=env, input=stdin)
 
@@ -349,27 +350,39 @@ def test_the_installed_command_reads_its_config_file(server: Server, tmp_path: P
     assert run("change", "show", str(uuid.uuid4())).returncode == 4
 
 
-def test_the_readme_cli_walkthrough_runs(server: Server, tmp_path: Path) -> None:
+def readme_block(containing: str) -> str:
+    """The README's bash block that contains `containing`."""
     readme = (REPO / "README.md").read_text()
     blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
-    walkthrough = next(block for block in blocks if "change create -f change.yaml" in block)
-    script = walkthrough.replace("http://127.0.0.1:8080", server.url).replace(
+    return str(next(block for block in blocks if containing in block))
+
+
+def run_bash(script: str, server: Server, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A README script as a reader runs it, against `server`, with the installed command."""
+    script = script.replace("http://127.0.0.1:8080", server.url).replace(
         ".venv/bin/changeward", str(REPO / ".venv" / "bin" / "changeward")
     )
     env = {
         **os.environ,
         "CHANGEWARD_JWT_SECRET": server.secret,
-        "CHANGEWARD_CONFIG": str(tmp_path / "absent.toml"),
+        "CHANGEWARD_CONFIG": str(cwd / "absent.toml"),
         "COLUMNS": "160",
     }
-    result = subprocess.run(
+    return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+WALKTHROUGH = "change create -f change.yaml"
+
+
+def test_the_readme_cli_walkthrough_runs(server: Server, tmp_path: Path) -> None:
+    result = run_bash(readme_block(WALKTHROUGH), server, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "change.accepted" in result.stdout
     assert "every entry is included" in result.stderr

@@ -1,8 +1,8 @@
 """The CLI as a pipeline runs it: gate, the CAB queue, a staged rollout, a rollback, a freeze.
 
 Every command is the installed `changeward` run as a subprocess against a real
-`changeward run` process (real PostgreSQL and Kafka); the API is called directly only for
-what the CLI has no command for (the rollout plan, freeze windows) and for waiting.
+`changeward run` process (real PostgreSQL and Kafka); the API is called directly only to
+set up an approved change and to wait for events.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def change_body(service: str) -> dict[str, Any]:
 
 
 class Api:
-    """Direct calls for what the CLI has no command for, and for waiting on events."""
+    """Direct calls that set up an approved change, and that wait on events."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -144,19 +144,6 @@ class Api:
         self.execution(change_id)
         return change_id
 
-    def plan(self, change_id: str, *shares: float, auto_rollback: bool = True) -> None:
-        check = {"name": CHECK, "kind": "metric_threshold", "expected": "< 0.1%"}
-        plan = {
-            "stages": [
-                {"target_percent": share, "bake_seconds": 0, "checks": [check]} for share in shares
-            ],
-            "rollback_steps": ROLLBACK_STEPS,
-            "auto_rollback": auto_rollback,
-        }
-        headers = self.headers("eddie", "executor")
-        response = self.http.put(f"/v1/executions/{change_id}/plan", json=plan, headers=headers)
-        assert response.status_code == 200, response.text
-
     def gate(self, change_id: str, service: str) -> Any:
         params = {"change_id": change_id, "service": service, "environment": "production"}
         headers = self.headers("ci", "executor")
@@ -170,6 +157,20 @@ def api(server: Server) -> Api:
 
 def unique_service() -> str:
     return f"svc-{uuid.uuid4().hex[:10]}"
+
+
+def plan(run: Run, token: str, change_id: str, *shares: int, auto_rollback: bool = True) -> None:
+    """Stages without bake time, each running the change's check, and the rollback steps."""
+    stages = [arg for share in shares for arg in ("--stage", str(share))]
+    steps = [arg for step in ROLLBACK_STEPS for arg in ("--rollback-step", step)]
+    flag = "--auto-rollback" if auto_rollback else "--no-auto-rollback"
+    result = run(token, "exec", "plan", change_id, *stages, *steps, flag, "--json")
+    assert result.returncode == 0, result.stderr
+    execution = json.loads(result.stdout)
+    assert [stage["target_percent"] for stage in execution["stages"]] == list(shares)
+    assert [[c["name"] for c in stage["checks"]] for stage in execution["stages"]] == [
+        [CHECK]
+    ] * len(shares)
 
 
 def test_the_gate_denies_until_the_change_is_approved(
@@ -230,7 +231,7 @@ def test_a_staged_rollout_verified_stage_by_stage(run: Run, server: Server, api:
     service = unique_service()
     eddie = server.token("eddie", "executor")
     change_id = api.approved_change(service)
-    api.plan(change_id, 1, 10, 50, 100)
+    plan(run, eddie, change_id, 1, 10, 50, 100)
 
     started = run(eddie, "exec", "start", change_id, "--json")
     assert started.returncode == 0, started.stderr
@@ -278,7 +279,7 @@ def test_a_rollback_step_by_step(run: Run, server: Server, api: Api) -> None:
     service = unique_service()
     eddie = server.token("eddie", "executor")
     change_id = api.approved_change(service)
-    api.plan(change_id, 10, 100, auto_rollback=False)
+    plan(run, eddie, change_id, 10, 100, auto_rollback=False)
     assert run(eddie, "exec", "start", change_id).returncode == 0
     assert run(eddie, "exec", "stage", change_id, "1", "start").returncode == 0
 
@@ -315,20 +316,13 @@ def test_a_freeze_window_denies_the_gate_until_lifted(run: Run, server: Server, 
     scope = ["--change", change_id, "--service", service, "--environment", "production"]
     assert run(ci, "gate", *scope).returncode == 0
 
-    now = datetime.now(UTC)
-    freeze = api.http.post(
-        "/v1/freeze-windows",
-        json={
-            "services": [service],
-            "environment": "production",
-            "start": (now - timedelta(minutes=1)).isoformat(),
-            "end": (now + timedelta(hours=1)).isoformat(),
-            "reason": "Black Friday peak",
-        },
-        headers=api.headers("lena", "change_lead"),
-    )
-    assert freeze.status_code == 201, freeze.text
-    freeze_id = freeze.json()["id"]
+    lena = server.token("lena", "change_lead")
+    freeze = run(
+        lena, "freeze", "create", "--reason", "Black Friday peak", "--service", service,
+        "--environment", "production", "--start", "-1m", "--end", "+1h", "--json",
+    )  # fmt: skip
+    assert freeze.returncode == 0, freeze.stderr
+    freeze_id = json.loads(freeze.stdout)["id"]
     wait_for(lambda: api.gate(change_id, service), lambda answer: not answer["allow"])
 
     frozen = run(ci, "gate", *scope)
@@ -339,10 +333,9 @@ def test_a_freeze_window_denies_the_gate_until_lifted(run: Run, server: Server, 
     as_json = json.loads(run(ci, "gate", *scope, "--json").stdout)
     assert [r["code"] for r in as_json["reasons"] if r["blocking"]] == ["freeze_in_force"]
 
-    lifted = api.http.delete(
-        f"/v1/freeze-windows/{freeze_id}", headers=api.headers("lena", "change_lead")
-    )
-    assert lifted.status_code == 200, lifted.text
+    lifted = run(lena, "freeze", "lift", freeze_id)
+    assert lifted.returncode == 0, lifted.stderr
+    assert "lifted" in lifted.stdout
     wait_for(lambda: api.gate(change_id, service), lambda answer: bool(answer["allow"]))
     thawed = run(ci, "gate", *scope)
     assert thawed.returncode == 0, thawed.stdout

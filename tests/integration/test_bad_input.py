@@ -222,9 +222,12 @@ async def test_a_policy_document_is_read_as_strict_json(
     api: httpx.AsyncClient, tokens: Tokens
 ) -> None:
     headers = tokens.headers("lena", "change_lead")
-    current = (await api.get("/v1/policies/risk", headers=headers)).json()["document"]
+    read = await api.get("/v1/policies/risk", headers=headers)
+    current = read.json()["document"]
     response = await api.put(
-        "/v1/policies/risk", json={**current, "failure_rate_lookback_days": True}, headers=headers
+        "/v1/policies/risk",
+        json={**current, "failure_rate_lookback_days": True},
+        headers={**headers, "If-Match": read.headers["etag"]},
     )
     _assert_problem(response, 422, "invalid-policy")
 
@@ -309,8 +312,12 @@ async def test_an_unexpected_error_is_a_problem_too() -> None:
 async def test_change_hours_are_wall_clock_times(api: httpx.AsyncClient, tokens: Tokens) -> None:
     # An offset made the start/end comparison raise TypeError: a 500.
     document = {"services": [{"name": "checkout", "tier": 1, "change_hours": {"end": "23:00Z"}}]}
+    headers = tokens.headers("lena", "change_lead")
+    read = await api.get("/v1/policies/services", headers=headers)
     response = await api.put(
-        "/v1/policies/services", json=document, headers=tokens.headers("lena", "change_lead")
+        "/v1/policies/services",
+        json=document,
+        headers={**headers, "If-Match": read.headers["etag"]},
     )
     _assert_problem(response, 422, "invalid-policy")
 

@@ -22,7 +22,8 @@ async def test_an_invalid_rule_is_rejected_and_the_previous_policy_stays(
     api: httpx.AsyncClient, tokens: Tokens, database_url: str
 ) -> None:
     lead = tokens.headers("lena", "change_lead")
-    before = (await api.get("/v1/policies/risk", headers=lead)).json()
+    read = await api.get("/v1/policies/risk", headers=lead)
+    before = read.json()
     broken = copy.deepcopy(before["document"])
     broken["rules"].append(
         {
@@ -34,7 +35,9 @@ async def test_an_invalid_rule_is_rejected_and_the_previous_policy_stays(
         }
     )
 
-    response = await api.put("/v1/policies/risk", json=broken, headers=lead)
+    response = await api.put(
+        "/v1/policies/risk", json=broken, headers={**lead, "If-Match": read.headers["etag"]}
+    )
 
     assert response.status_code == 422
     problem = response.json()
@@ -53,11 +56,14 @@ async def test_a_rule_comparing_text_with_a_number_names_the_field(
     api: httpx.AsyncClient, tokens: Tokens
 ) -> None:
     lead = tokens.headers("lena", "change_lead")
-    document = (await api.get("/v1/policies/risk", headers=lead)).json()["document"]
+    read = await api.get("/v1/policies/risk", headers=lead)
+    document = read.json()["document"]
     document["rules"][0]["when"] = {"category": {"gte": 3}}
     document["rules"][1]["points"] = 0
 
-    response = await api.put("/v1/policies/risk", json=document, headers=lead)
+    response = await api.put(
+        "/v1/policies/risk", json=document, headers={**lead, "If-Match": read.headers["etag"]}
+    )
 
     assert response.status_code == 422
     errors = response.json()["errors"]
@@ -108,25 +114,32 @@ async def test_only_a_change_lead_replaces_a_policy_and_if_match_guards_it(
     current = await api.get("/v1/policies/approvals", headers=tokens.headers("carl", "cab_member"))
     assert current.status_code == 200
     document = current.json()["document"]
+    lead = tokens.headers("lena", "change_lead")
 
     as_manager = await api.put(
-        "/v1/policies/approvals", json=document, headers=tokens.headers("mona", "change_manager")
-    )
-    stale = await api.put(
         "/v1/policies/approvals",
         json=document,
-        headers={**tokens.headers("lena", "change_lead"), "If-Match": '"999999"'},
+        headers={**tokens.headers("mona", "change_manager"), "If-Match": current.headers["etag"]},
+    )
+    unconditional = await api.put("/v1/policies/approvals", json=document, headers=lead)
+    stale = await api.put(
+        "/v1/policies/approvals", json=document, headers={**lead, "If-Match": '"999999"'}
     )
     requester_approves = copy.deepcopy(document)
     requester_approves["important"]["required"] = [{"role": "requester", "count": 1}]
     invalid = await api.put(
         "/v1/policies/approvals",
         json=requester_approves,
-        headers=tokens.headers("lena", "change_lead"),
+        headers={**lead, "If-Match": current.headers["etag"]},
     )
 
     assert as_manager.status_code == 403
+    assert unconditional.status_code == 428
+    assert unconditional.headers["content-type"] == "application/problem+json"
+    assert unconditional.json()["code"] == "if-match-required"
+    assert unconditional.json()["current_version"] == current.json()["version"]
     assert stale.status_code == 412
+    assert stale.json()["code"] == "version-mismatch"
     assert invalid.status_code == 422
     assert invalid.json()["errors"][0]["loc"][:3] == ["body", "important", "required"]
     unchanged = await api.get(
@@ -147,3 +160,18 @@ async def test_the_service_catalog_sets_criticality(api: httpx.AsyncClient, toke
 
     assert "tier-1-service" in {rule["rule"] for rule in body["risk"]["rules_fired"]}
     assert body["risk"]["breakdown"]["business"] == 45
+
+
+async def test_a_stray_document_without_if_match_replaces_nothing(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    lead = tokens.headers("lena", "change_lead")
+    before = await api.get("/v1/policies/services", headers=lead)
+
+    stray = await api.put("/v1/policies/services", json={}, headers=lead)
+
+    assert stray.status_code == 428, stray.text
+    assert stray.json()["code"] == "if-match-required"
+    after = await api.get("/v1/policies/services", headers=lead)
+    assert after.json() == before.json()
+    assert after.headers["etag"] == f'"{before.json()["version"]}"'

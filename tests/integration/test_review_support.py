@@ -122,14 +122,20 @@ async def policy(
 ) -> AsyncIterator[dict[str, Any]]:
     """Apply `edit` to the `name` policy for the block, then store the previous one again."""
     lead = tokens.headers("lena", "change_lead")
-    before = (await api.get(f"/v1/policies/{name}", headers=lead)).json()
-    document = before["document"]
+    before = await api.get(f"/v1/policies/{name}", headers=lead)
+    document = before.json()["document"]
     edited = {**document}
     edit(edited)
-    stored = await api.put(f"/v1/policies/{name}", json=edited, headers=lead)
+    stored = await api.put(
+        f"/v1/policies/{name}", json=edited, headers={**lead, "If-Match": before.headers["etag"]}
+    )
     assert stored.status_code == 200, stored.text
     try:
         yield dict(stored.json())
     finally:
-        restored = await api.put(f"/v1/policies/{name}", json=document, headers=lead)
+        restored = await api.put(
+            f"/v1/policies/{name}",
+            json=document,
+            headers={**lead, "If-Match": stored.headers["etag"]},
+        )
         assert restored.status_code == 200, restored.text

@@ -13,8 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from changeward.cli import app
 
@@ -106,7 +105,7 @@ def cli(fake: FakeServer, tmp_path: Path) -> Any:
     return invoke
 
 
-DENY = {
+DENY: dict[str, Any] = {
     "allow": False,
     "reasons": [
         {"code": "freeze", "message": "Freeze 'Black Friday' until 2026-11-30T00:00:00Z."},
