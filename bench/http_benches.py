@@ -34,6 +34,10 @@ class Profile:
     latency_requests: int
     e2e_rate: float
     e2e_requests: int
+    # Lower rates measured first (each for `e2e_probe_seconds`): the highest whose p99 holds
+    # the target is the rate this machine sustains.
+    e2e_probe_rates: tuple[float, ...]
+    e2e_probe_seconds: float
     backlog_events: int
     audit_events: int
 
@@ -45,7 +49,9 @@ FULL = Profile(
     latency_requests=1500,
     e2e_rate=200,
     e2e_requests=2000,
-    backlog_events=20_000,
+    e2e_probe_rates=(10, 25, 50, 100),
+    e2e_probe_seconds=10,
+    backlog_events=100_000,
     audit_events=20_000,
 )
 SMOKE = Profile(
@@ -55,6 +61,8 @@ SMOKE = Profile(
     latency_requests=20,
     e2e_rate=50,
     e2e_requests=20,
+    e2e_probe_rates=(20,),
+    e2e_probe_seconds=1,
     backlog_events=300,
     audit_events=200,
 )

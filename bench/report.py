@@ -20,6 +20,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("e2e_kafka_p99_ms", "(d) submit 200 -> Kafka p99, ms", "< 250"),
     ("e2e_ledger_p50_ms", "(d) submit 200 -> ledger p50, ms", ""),
     ("e2e_ledger_p99_ms", "(d) submit 200 -> ledger p99, ms", "< 250"),
+    ("e2e_sustained_rps", "(d) highest rate with both p99 < 250 ms, submits/s", ""),
     ("relay_drain_eps", "(e) relay drain to Kafka, events/s", ">= 5000"),
     ("relay_drain_in_process_eps", "(e) relay drain in-process, events/s", ""),
     ("audit_ingest_eps", "(f) audit ingest, entries/s", ""),

@@ -56,11 +56,16 @@ def verify(
     since: Annotated[str | None, typer.Option("--from", help="With --url: recorded from.")] = None,
     until: Annotated[str | None, typer.Option("--to", help="With --url: recorded before.")] = None,
 ) -> None:
-    """Check an export (a file, or one streamed from --url) against its signed tree head."""
+    """Check an export (a file, or one streamed from --url) against its signed tree head.
+
+    With --url, the service's own verification of the whole ledger follows: its row columns,
+    stored tree and head row, which an export does not carry.
+    """
     if (url is None) == (file is None):
         raise typer.BadParameter("give either --url or --file")
     if file is not None and public_key is None:
         raise typer.BadParameter("--file needs --public-key: a key you trust, not the file's")
+    ledger: dict[str, Any] | None = None  # the service's own verification, with --url
     with Progress(
         TextColumn("[bold]verifying[/]"),
         BarColumn(),
@@ -88,8 +93,11 @@ def verify(
                             f"export answered {response.status_code}: {response.text}"
                         )
                     report = _verify_lines(
-                        key_text, response.iter_lines(), lambda: progress.advance(task)
+                        key_text,
+                        _until_broken(response.iter_lines()),
+                        lambda: progress.advance(task),
                     )
+                ledger = _get_json(client, "/v1/audit/verify") if report.ok else None
     head = report.tree_head
     if report.defect is not None:
         where = f"entry {report.defect.sequence}" if report.defect.sequence else "the export"
@@ -102,6 +110,26 @@ def verify(
         f"[green]OK[/] {report.entries} entries included in the tree of {head.size} entries, "
         f"root {head.root.hex()}, signed {head.timestamp.isoformat()}"
     )
+    if ledger is None:
+        return
+    if ledger["ok"] is not True:
+        bad = ledger["first_bad"]
+        console.print(
+            f"[red]FAILED[/] the service's verification of the whole ledger, "
+            f"entry {bad['sequence']}: {bad['reason']}"
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"[green]OK[/] the service verified the whole ledger: {ledger['entries']} entries"
+    )
+
+
+def _until_broken(lines: Iterator[str]) -> Iterator[str]:
+    """`lines` until the connection breaks: the export then lacks its end, a defect."""
+    try:
+        yield from lines
+    except httpx.TransportError as error:
+        console.print(f"[red]the export broke off[/]: {error!r}")
 
 
 def _file_lines(file: Path) -> Iterator[str]:

@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,8 +64,6 @@ class RequestRecord:
     outcome: str = "pending"
     status: int | None = None
     response: dict[str, Any] | None = None
-    # A submit retried after an unknown outcome, found applied by reading the change.
-    resolved_by_read: bool = False
 
     @property
     def acknowledged(self) -> bool:
@@ -109,7 +107,6 @@ class ClientLedger:
             "replayed": sum(
                 any(attempt.replayed for attempt in request.attempts) for request in requests
             ),
-            "resolved_by_read": sum(request.resolved_by_read for request in requests),
             "refused": sum(request.outcome == "refused" for request in requests),
             "gave_up": sum(request.outcome == "gave_up" for request in requests),
         }
@@ -215,29 +212,11 @@ class Driver:
              tokens.executor, {"outcome": "successful", "notes": "chaos"}, 200),
         ]  # fmt: skip
         for step, service, step_path, auth, body, expect in steps:
-            resolve = self._submitted(change.change_id) if step == "submit" else None
             answer = await self._send(
-                change, step, service, step_path, auth, body=body, expect=expect, resolve=resolve
+                change, step, service, step_path, auth, body=body, expect=expect
             )
             if answer is None:
                 return
-
-    def _submitted(self, change_id: str) -> Callable[[], Awaitable[bool]]:
-        """Submit takes no Idempotency-Key: after an unknown outcome, a 409 may mean "done"."""
-
-        async def applied() -> bool:
-            try:
-                async with self._slots:
-                    response = await self._client.get(
-                        f"{self._urls['intake']}/v1/changes/{change_id}",
-                        headers=self._tokens.auditor,
-                        timeout=REQUEST_TIMEOUT,
-                    )
-            except httpx.TransportError:
-                return False
-            return response.status_code == 200 and response.json()["status"] != "draft"
-
-        return applied
 
     async def _send(
         self,
@@ -249,7 +228,6 @@ class Driver:
         *,
         body: dict[str, Any] | None,
         expect: int,
-        resolve: Callable[[], Awaitable[bool]] | None = None,
     ) -> dict[str, Any] | None:
         record = RequestRecord(change.index, step, "POST", path, str(uuid.uuid4()))
         change.requests[step] = record
@@ -281,11 +259,6 @@ class Driver:
                 ambiguous = response.status_code >= 500 or attempt.code == (
                     "idempotency-key-in-progress"
                 )
-                if resolve is not None and unknown_outcome and attempt.code == "invalid-transition":
-                    if await resolve():
-                        record.resolved_by_read = True
-                        return _acknowledge(record, response.status_code, answer)
-                    ambiguous = True
                 unknown_outcome = unknown_outcome or ambiguous
                 attempt.early = (response.status_code, attempt.code) in NOT_YET.get(step, set())
                 if not ambiguous and not attempt.early:

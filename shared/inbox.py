@@ -74,7 +74,7 @@ class IdempotentConsumer:
             await self._record_failure(event, error)
 
     async def handle_batch(self, messages: Sequence[Message]) -> None:
-        """Consecutive messages of one partition in one transaction (one inbox insert, one
+        """A batch (each partition's messages in order) in one transaction (one inbox insert, one
         commit): given to the service's batch handler if it has one, else to each event's
         handler in turn. If the batch fails it is settled again one event at a time."""
         if len(messages) == 1:

@@ -5,11 +5,24 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import Row, Text, cast, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    SQLColumnExpression,
+    Text,
+    and_,
+    case,
+    cast,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +41,20 @@ from shared.events import TYPE_PREFIX
 # The entry exactly as stored: `json` keeps its text, and casting to text returns it unchanged.
 ENTRY_TEXT = cast(LedgerEntry.entry, Text)
 
+# A datetime holds years 1 to 9999, and the driver fails on any other time (and reads
+# ±infinity as the range's bounds): only someone rewriting the table writes one, so each
+# query that verification relies on reads such a time as NULL, and verification reports it.
+REPRESENTABLE_FROM = "'0001-01-01T00:00:00Z'"
+REPRESENTABLE_BEFORE = "'10000-01-01T00:00:00Z'"
+
+
+def representable(moment: SQLColumnExpression[datetime]) -> ColumnElement[bool]:
+    """Whether the timestamptz `moment` is one a datetime can hold."""
+    first: ColumnElement[datetime] = literal_column(f"timestamptz {REPRESENTABLE_FROM}")
+    beyond: ColumnElement[datetime] = literal_column(f"timestamptz {REPRESENTABLE_BEFORE}")
+    return and_(moment >= first, moment < beyond)
+
+
 # Statements are immutable: each query builds on this one.
 STORED_ENTRIES = select(
     LedgerEntry.sequence,
@@ -39,7 +66,7 @@ STORED_ENTRIES = select(
     LedgerEntry.subject,
     LedgerEntry.source,
     LedgerEntry.source_sequence,
-    LedgerEntry.recorded_at,
+    case((representable(LedgerEntry.recorded_at), LedgerEntry.recorded_at)).label("recorded_at"),
     LedgerEntry.actor,
 )
 
@@ -105,7 +132,7 @@ UPSERT_FACETS = text(
 # year has no era and outgrows four digits, so beyond years 1 to 9999 the text is NULL.
 SELECT_ROWS = (
     "SELECT sequence, entry::text, prev_hash, hash,"
-    " CASE WHEN recorded_at >= '0001-01-01T00:00:00Z' AND recorded_at < '10000-01-01T00:00:00Z'"
+    f" CASE WHEN recorded_at >= {REPRESENTABLE_FROM} AND recorded_at < {REPRESENTABLE_BEFORE}"
     f" THEN concat_ws(chr(31), event_id, '{TYPE_PREFIX}' || event_type, subject, source,"
     " source_sequence, to_char(recorded_at AT TIME ZONE 'UTC',"
     ' \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), actor) END'
@@ -266,12 +293,15 @@ def _row_of(entry: StoredEntry, columns: EntryColumns) -> tuple[Any, ...]:
 
 
 def to_stored(row: Row[*tuple[Any, ...]]) -> StoredEntry:
+    """The entry of a STORED_ENTRIES row; without columns if its time reads as NULL."""
     return StoredEntry(
         sequence=row.sequence,
         entry=row.entry,
         prev_hash=row.prev_hash,
         hash=row.hash,
-        columns=EntryColumns(
+        columns=None
+        if row.recorded_at is None
+        else EntryColumns(
             event_id=row.event_id,
             event_type=row.event_type,
             subject=row.subject,

@@ -16,13 +16,16 @@ from typing import Any, Protocol
 
 import msgspec
 
-from services.audit.domain import ChainVerifier, Head, StoredEntry, format_recorded_at
+from services.audit.domain import ChainVerifier, Defect, Head, StoredEntry, format_recorded_at
 from shared.events import TYPE_PREFIX
 
 SEQUENCE, ENTRY, PREV_HASH, HASH, COLUMNS = range(5)
 # Joins the query columns into one text; counted, so that no column may hide one.
 SEPARATOR = "\x1f"
 COLUMN_COUNT = 7
+UNREPRESENTABLE_TIME = (
+    "recorded_at is not a representable timestamp (infinite, or beyond years 1 to 9999)"
+)
 
 
 class EntryRow(Protocol):
@@ -32,10 +35,12 @@ class EntryRow(Protocol):
     def __getitem__(self, index: int, /) -> Any: ...
 
 
-def columns_text(stored: StoredEntry) -> str:
-    """The query columns of `stored` as a verification reads them (see the repository)."""
+def columns_text(stored: StoredEntry) -> str | None:
+    """The query columns of `stored` as a verification reads them (see the repository):
+    None for an entry read without them, its time being one no datetime can hold."""
     columns = stored.columns
-    assert columns is not None
+    if columns is None:
+        return None
     return SEPARATOR.join(
         (
             str(columns.event_id),
@@ -49,11 +54,14 @@ def columns_text(stored: StoredEntry) -> str:
     )
 
 
-def row_of(stored: StoredEntry) -> tuple[int, str, str, str, str]:
+def row_of(stored: StoredEntry) -> tuple[int, str, str, str, str | None]:
     return (stored.sequence, stored.entry, stored.prev_hash, stored.hash, columns_text(stored))
 
 
 class RowChainVerifier(ChainVerifier):
+    """A `ChainVerifier` of the ledger's rows, each read with its columns: an entry read
+    without them is a row whose time no datetime can hold (see the repository), a defect."""
+
     def take_rows(self, rows: Sequence[EntryRow]) -> bool:
         """`feed` for plain rows if it would find no defect in them; else take nothing, return
         False (feed them then, to find the first). Also False once a defect was found."""
@@ -68,6 +76,12 @@ class RowChainVerifier(ChainVerifier):
         if sound:
             self._verified = Head(rows[-1][SEQUENCE], rows[-1][HASH])
         return sound
+
+    def _defect_of(self, stored: StoredEntry) -> Defect | None:
+        defect = super()._defect_of(stored)
+        if defect is None and stored.columns is None:
+            return Defect(stored.sequence, UNREPRESENTABLE_TIME)
+        return defect
 
     def _links_hold(self, rows: Sequence[EntryRow]) -> bool:
         """Sequences, links, hashes, and the recorded head, as `_link_defect` and

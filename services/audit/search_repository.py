@@ -49,7 +49,7 @@ class SearchRepository:
 
 
 def _filtered(criteria: EntryFilter) -> Select[tuple[object, ...]]:
-    statement: Select[tuple[object, ...]] = STORED_ENTRIES  # type: ignore[assignment]
+    statement: Select[tuple[object, ...]] = STORED_ENTRIES
     conditions = []
     if criteria.recorded_from is not None:
         conditions.append(LedgerEntry.recorded_at >= criteria.recorded_from)

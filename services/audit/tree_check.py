@@ -8,7 +8,7 @@ hash to the root the ledger signed at size N.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -33,6 +33,8 @@ class TreeVerifier:
 
     Checks each stored leaf hash, the signature and root of every signed tree head at
     its size, and at the end the head row's frontier and any head beyond the entries.
+    A head whose signing time could not be read (`unreadable_heads`, their sizes) is a
+    defect where the tree reaches its size.
     """
 
     def __init__(
@@ -41,8 +43,10 @@ class TreeVerifier:
         public_key: Ed25519PublicKey,
         key_id: str,
         recorded_frontier: Frontier | None,
+        unreadable_heads: Collection[int] = (),
     ) -> None:
         self._heads = sorted(heads, key=lambda signed: signed.head.size)
+        self._unreadable_heads = sorted(unreadable_heads)
         self._public_key = public_key
         self._key_id = key_id
         self._recorded_frontier = recorded_frontier
@@ -94,11 +98,15 @@ class TreeVerifier:
         """How many leaves until the next signed head applies, up to `at_most`."""
         size = self._frontier.size
         if self._next_head < len(self._heads) and self._heads[self._next_head].head.size > size:
-            return min(at_most, self._heads[self._next_head].head.size - size)
+            at_most = min(at_most, self._heads[self._next_head].head.size - size)
+        if self._unreadable_heads and self._unreadable_heads[0] > size:
+            at_most = min(at_most, self._unreadable_heads[0] - size)
         return at_most
 
     def finish(self) -> TreeVerification:
         size = self._frontier.size
+        if self._first_bad is None and self._unreadable_heads:
+            self._first_bad = _unreadable_head_defect(size + 1, self._unreadable_heads[0])
         if self._first_bad is None and self._next_head < len(self._heads):
             beyond = self._heads[-1]
             self._first_bad = Defect(
@@ -125,6 +133,10 @@ class TreeVerifier:
         )
 
     def _check_heads_at(self, size: int) -> None:
+        if self._unreadable_heads and self._unreadable_heads[0] <= size:
+            self._first_bad = self._first_bad or _unreadable_head_defect(
+                max(size, 1), self._unreadable_heads[0]
+            )
         while (
             self._first_bad is None
             and self._next_head < len(self._heads)
@@ -154,3 +166,11 @@ class TreeVerifier:
                 f"entry {matched}",
             )
         return None
+
+
+def _unreadable_head_defect(sequence: int, size: int) -> Defect:
+    return Defect(
+        sequence,
+        f"the tree head of size {size} cannot be checked: its signing time is not a "
+        "representable timestamp (infinite, or beyond years 1 to 9999)",
+    )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.merkle import NodeId
 from services.audit.models import MerkleNode, SignedTreeHeadRow
-from services.audit.repository import driver_connection
+from services.audit.repository import driver_connection, representable
 from services.audit.signing import SignedTreeHead, TreeHead
 
 SELECT_LEAVES = (
@@ -78,9 +78,19 @@ class TreeRepository:
         return None if row is None else _to_signed(row)
 
     async def heads_by_size(self) -> list[SignedTreeHead]:
-        """Every head the ledger signed, in size order (then issue order)."""
-        statement = _HEADS.order_by(SignedTreeHeadRow.size, SignedTreeHeadRow.id)
+        """Every head the ledger signed, in size order (then issue order), but those of
+        `sizes_of_unreadable_heads`."""
+        statement = _HEADS.where(representable(SignedTreeHeadRow.signed_at)).order_by(
+            SignedTreeHeadRow.size, SignedTreeHeadRow.id
+        )
         return [_to_signed(row) for row in await self.session.execute(statement)]
+
+    async def sizes_of_unreadable_heads(self) -> list[int]:
+        """The sizes of heads whose signing time no datetime can hold: rewritten ones."""
+        statement = select(SignedTreeHeadRow.size).where(
+            ~representable(SignedTreeHeadRow.signed_at)
+        )
+        return list(await self.session.scalars(statement))
 
 
 _HEADS = select(

@@ -41,6 +41,7 @@ async def verify_ledger(
         signer.public_key,
         signer.key_id,
         tip.frontier if tip else None,
+        unreadable_heads=await trees.sizes_of_unreadable_heads(),
     )
     batches = _Batches(ledger, trees, batch_size)
     try:

@@ -27,7 +27,7 @@ MessageHandler = Callable[[Message], Awaitable[None]]
 
 @runtime_checkable
 class BatchHandler(Protocol):
-    """A handler that can also take consecutive messages of one partition at once."""
+    """A handler that can also take a batch of messages at once (each partition's in order)."""
 
     async def __call__(self, message: Message) -> None: ...
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from changeward.audit_cli import audit_app
 from tests.conftest import fresh_database
-from tests.support.audit import AuditStack, audit_stack, change_event
+from tests.support.audit import AuditStack, audit_stack, change_event, served
 from tests.support.clients import Tokens
 
 
@@ -169,7 +169,7 @@ async def test_the_witness_keeps_heads_and_checks_consistency(
             ],
         )
 
-    async with _served(ledger) as base_url:
+    async with served(ledger) as base_url:
         transport_url = base_url
         first = await asyncio.to_thread(witness)
         assert first.exit_code == 0, first.output
@@ -179,27 +179,3 @@ async def test_the_witness_keeps_heads_and_checks_consistency(
     heads = [json.loads(line) for line in store.read_text().splitlines()]
     assert len(heads) == 2
     assert heads[1]["size"] == heads[0]["size"] + 2
-
-
-class _served:
-    """The audit app on a real socket for a CLI to call."""
-
-    def __init__(self, stack: AuditStack) -> None:
-        self._stack = stack
-
-    async def __aenter__(self) -> str:
-        import uvicorn
-
-        from shared.embedded_postgres import free_port
-
-        port = free_port()
-        config = uvicorn.Config(self._stack.app, host="127.0.0.1", port=port, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            await asyncio.sleep(0.02)
-        return f"http://127.0.0.1:{port}"
-
-    async def __aexit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        await self._task

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from typer.testing import CliRunner
 
+from changeward.cli import app as cli
 from shared.db import asyncpg_dsn
 from tests.conftest import fresh_database
-from tests.support.audit import AuditStack, audit_stack, change_event
+from tests.support.audit import AuditStack, audit_stack, change_event, served
 from tests.support.clients import Tokens, fetch
 
 ENTRIES = 12
 WRITER = "changeward_audit_writer"
+# Times PostgreSQL stores and a Python datetime cannot hold.
+UNREPRESENTABLE_TIMES = ["infinity", "-infinity", "10000-01-01T00:00:00Z", "0044-03-15 BC"]
 
 
 @pytest.fixture
@@ -263,6 +268,100 @@ async def test_a_tail_rewritten_consistently_without_the_key_is_found(ledger: Au
     blocked = await ledger.client.get("/v1/audit/tree-head", headers=ledger.auditor)
     assert blocked.status_code == 409, "the ledger must not sign a tree that rewrote a signed one"
     assert blocked.json()["code"] == "ledger-inconsistent"
+
+
+@pytest.mark.parametrize("moment", UNREPRESENTABLE_TIMES)
+async def test_a_time_no_datetime_can_hold_is_found_and_the_entry_still_read(
+    ledger: AuditStack, moment: str
+) -> None:
+    await as_superuser(
+        ledger, f"UPDATE audit.ledger_entry SET recorded_at = '{moment}' WHERE sequence = 5"
+    )
+    report = await verify(ledger)
+    assert_first_bad(report, 5, "recorded_at is not a representable timestamp")
+    assert report["entries"] == 4
+    assert report["tree"]["ok"] is True, "the entries themselves are untouched"
+    subject = (await fetch(ledger.database_url, "SELECT subject FROM audit.ledger_entry"))[0][0]
+    timeline = await ledger.client.get(f"/v1/audit/changes/{subject}", headers=ledger.auditor)
+    assert timeline.status_code == 200
+    assert len(timeline.json()["entries"]) == ENTRIES
+    export = await ledger.client.get("/v1/audit/export", headers=ledger.auditor)
+    assert export.status_code == 200
+    assert json.loads(export.text.splitlines()[-1]) == {"kind": "end", "entries": ENTRIES}
+
+
+async def test_an_earlier_defect_stays_the_first_beside_an_unrepresentable_time(
+    ledger: AuditStack,
+) -> None:
+    await as_superuser(
+        ledger,
+        "UPDATE audit.ledger_entry SET recorded_at = 'infinity' WHERE sequence = 5",
+        "UPDATE audit.ledger_entry SET actor = 'mallory' WHERE sequence = 3",
+    )
+    assert_first_bad(await verify(ledger), 3, "actor")
+
+
+@pytest.mark.parametrize("moment", ["infinity", "10000-01-01T00:00:00Z"])
+async def test_a_signed_head_with_a_time_no_datetime_can_hold_is_found(
+    ledger: AuditStack, moment: str
+) -> None:
+    await as_superuser(
+        ledger, f"UPDATE audit.tree_head SET signed_at = '{moment}' WHERE size = {ENTRIES}"
+    )
+    report = await verify(ledger)
+    assert_first_bad(report, ENTRIES, f"tree head of size {ENTRIES}", "not a representable")
+    assert report["tree"]["ok"] is False
+    assert report["tree"]["signed_heads_checked"] == 0
+
+
+async def test_the_cli_verifying_a_served_ledger_fails_on_an_unrepresentable_time(
+    ledger: AuditStack,
+) -> None:
+    token = ledger.auditor["Authorization"].removeprefix("Bearer ")
+    runner = CliRunner()
+    async with served(ledger) as url:
+
+        def verify_by_cli() -> Any:
+            return runner.invoke(cli, ["audit", "verify", "--url", url, "--token", token])
+
+        sound = await asyncio.to_thread(verify_by_cli)
+        assert sound.exit_code == 0, sound.output
+        assert f"the service verified the whole ledger: {ENTRIES} entries" in said(sound)
+        await as_superuser(
+            ledger,
+            "UPDATE audit.ledger_entry SET recorded_at = '10000-01-01T00:00:00Z' "
+            "WHERE sequence = 7",
+        )
+        tampered = await asyncio.to_thread(verify_by_cli)
+    assert tampered.exit_code == 1, tampered.output
+    assert isinstance(tampered.exception, SystemExit), "an exit, not a traceback"
+    assert "FAILED" in tampered.output
+    assert "entry 7: recorded_at is not a representable timestamp" in said(tampered)
+    # The export itself is sound: its entries are untouched, only the row's column is not.
+    assert f"OK {ENTRIES} entries included" in said(tampered)
+
+
+async def test_the_cli_reports_an_export_that_breaks_off_and_not_a_traceback(
+    ledger: AuditStack,
+) -> None:
+    # Without the leaf of entry 7 the export cannot prove it: the stream stops there.
+    await as_superuser(ledger, "DELETE FROM audit.merkle_node WHERE level = 0 AND index = 6")
+    assert_first_bad(await verify(ledger), 7, "leaf")
+    token = ledger.auditor["Authorization"].removeprefix("Bearer ")
+    async with served(ledger) as url:
+        result = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["audit", "verify", "--url", url, "--token", token]
+        )
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), "an exit, not a traceback"
+    assert "the export broke off" in said(result)
+    assert "FAILED" in said(result)
+    assert "the export ends without its end record" in said(result)
+
+
+def said(result: Any) -> str:
+    """A CLI run's output, its lines as the console wrapped them joined again."""
+    return " ".join(result.output.split())
 
 
 def _tree(entries: list[str]) -> tuple[dict[tuple[int, int], bytes], list[bytes]]:

@@ -93,6 +93,17 @@ async def test_every_batch_size_verifies_the_whole_ledger(ledger: AuditStack) ->
         ),
         ("UPDATE audit.merkle_node SET hash = '\\x00' WHERE level = 0 AND index = 16", 17, "leaf"),
         ("DELETE FROM audit.ledger_entry WHERE sequence = 20", 20, "sequence break"),
+        (
+            "UPDATE audit.ledger_entry SET recorded_at = '10000-01-01T00:00:00Z'"
+            " WHERE sequence = 13",
+            13,
+            "recorded_at is not a representable timestamp",
+        ),
+        (
+            "UPDATE audit.tree_head SET signed_at = '-infinity' WHERE size = 12",
+            12,
+            "signing time is not a representable timestamp",
+        ),
     ],
 )
 async def test_every_batch_size_finds_the_same_first_defect(

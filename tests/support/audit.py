@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator
@@ -11,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from services.audit.app import create_app
 from shared.bus import Message
+from shared.embedded_postgres import free_port
 from shared.events import CloudEvent
 from shared.settings import Settings
 from tests.support.clients import Tokens
@@ -68,6 +71,24 @@ async def audit_stack(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://audit") as client:
             yield AuditStack(app, client, settings, database_url, tokens.headers("ava", "auditor"))
+
+
+@asynccontextmanager
+async def served(stack: AuditStack) -> AsyncIterator[str]:
+    """The stack's app on a real socket, for a CLI to call; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(stack.app, host="127.0.0.1", port=port, lifespan="off")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if serving.done():
+                raise RuntimeError(f"the server stopped before it started: {serving!r}")
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
 
 
 def change_event(

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from services.audit.domain import (
     GENESIS_HASH,
     ChainVerifier,
+    Defect,
     Head,
     StoredEntry,
     Verification,
@@ -24,7 +25,12 @@ from services.audit.domain import (
     seal,
 )
 from services.audit.merkle import Frontier, leaf_hash
-from services.audit.row_check import RowChainVerifier, columns_text, row_of
+from services.audit.row_check import (
+    UNREPRESENTABLE_TIME,
+    RowChainVerifier,
+    columns_text,
+    row_of,
+)
 from services.audit.signing import SignedTreeHead, TreeHead, TreeHeadSigner
 from services.audit.tree_check import TreeVerification, TreeVerifier
 from tests.unit.test_audit_chain import (
@@ -157,6 +163,34 @@ def test_any_tampering_ends_as_entry_by_entry_does(
         assert not one_by_one(entries, recorded).ok
 
 
+@given(chain_and_index(), cuts)
+def test_an_entry_read_without_its_columns_is_its_defect(
+    drawn: tuple[list[StoredEntry], int], at: list[int]
+) -> None:
+    """The repository reads a time no datetime can hold as no columns, the query as NULL."""
+    chain, k = drawn
+    entries = list(chain)
+    entries[k] = dataclasses.replace(chain[k], columns=None)
+    assert row_of(entries[k])[4] is None
+    for recorded in (None, head_of(chain)):
+        result, _ = by_batches(entries, recorded, at)
+        assert result.first_bad == Defect(k + 1, UNREPRESENTABLE_TIME)
+        assert result.entries == k
+
+
+def test_an_earlier_defect_stays_the_first_beside_an_entry_without_columns() -> None:
+    chain = build_chain([{"n": n} for n in range(6)])
+    columns = chain[1].columns
+    assert columns is not None
+    entries = list(chain)
+    entries[1] = dataclasses.replace(
+        chain[1], columns=dataclasses.replace(columns, actor="mallory")
+    )
+    entries[4] = dataclasses.replace(chain[4], columns=None)
+    result, _ = by_batches(entries, head_of(chain), [3])
+    assert result.first_bad == Defect(2, "row columns that differ from the entry: actor")
+
+
 def test_columns_that_hide_the_separator_are_not_taken() -> None:
     """Subject "a<US>b" and source "c" joined read like subject "a" and source "b<US>c"."""
     entry = seal(Head.genesis(), {**event({}), "subject": "a\x1fb", "source": "c"}, T0)
@@ -247,9 +281,13 @@ def signed_at(size: int, entries: list[StoredEntry], signer: TreeHeadSigner) -> 
 
 
 def tree_by_batches(
-    entries: list[StoredEntry], heads: list[SignedTreeHead], stored: dict[int, bytes], at: list[int]
+    entries: list[StoredEntry],
+    heads: list[SignedTreeHead],
+    stored: dict[int, bytes],
+    at: list[int],
+    unreadable_heads: list[int] | None = None,
 ) -> tuple[TreeVerification, list[bool]]:
-    verifier = TreeVerifier(heads, SIGNER.public_key, SIGNER.key_id, None)
+    verifier = TreeVerifier(heads, SIGNER.public_key, SIGNER.key_id, None, unreadable_heads or [])
     taken = []
     for batch in batches(entries, at):
         if verifier.failed:
@@ -261,9 +299,12 @@ def tree_by_batches(
 
 
 def tree_one_by_one(
-    entries: list[StoredEntry], heads: list[SignedTreeHead], stored: dict[int, bytes]
+    entries: list[StoredEntry],
+    heads: list[SignedTreeHead],
+    stored: dict[int, bytes],
+    unreadable_heads: list[int] | None = None,
 ) -> TreeVerification:
-    verifier = TreeVerifier(heads, SIGNER.public_key, SIGNER.key_id, None)
+    verifier = TreeVerifier(heads, SIGNER.public_key, SIGNER.key_id, None, unreadable_heads or [])
     verifier.feed(entries, stored)
     return verifier.finish()
 
@@ -312,3 +353,22 @@ def test_extending_the_frontier_is_appending_each_leaf(leaves: list[bytes], spli
         appended.hashes,
         appended.root(),
     )
+
+
+@given(st.lists(payloads, min_size=1, max_size=10).map(build_chain), st.data(), cuts)
+def test_a_head_whose_time_could_not_be_read_is_a_defect_where_the_tree_reaches_it(
+    chain: list[StoredEntry], data: st.DataObject, at: list[int]
+) -> None:
+    sizes = data.draw(st.lists(st.integers(0, len(chain)), max_size=3), label="head sizes")
+    unreadable = data.draw(
+        st.lists(st.integers(0, len(chain) + 1), min_size=1, max_size=2), label="unreadable"
+    )
+    heads = [signed_at(size, chain, SIGNER) for size in sizes]
+    stored = dict(enumerate(leaves_of(chain)))
+    result, taken = tree_by_batches(chain, heads, stored, at, unreadable)
+    assert result == tree_one_by_one(chain, heads, stored, unreadable)
+    assert all(taken)
+    assert result.first_bad is not None
+    assert result.first_bad.sequence == min(max(min(unreadable), 1), len(chain) + 1)
+    assert f"tree head of size {min(unreadable)} cannot be checked" in result.first_bad.reason
+    assert result.heads_checked == sum(size < min(unreadable) for size in sizes)
