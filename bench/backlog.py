@@ -118,9 +118,21 @@ async def ingest(database: Database, messages: Sequence[Message]) -> Rate:
     return Rate(len(messages), time.perf_counter() - started)
 
 
+# A pass over 20,000 entries takes a fifth of a second, where one scheduler hiccup shows:
+# the median of several passes is what the ledger's verification costs.
+VERIFY_PASSES = 5
+
+
 async def verify(database: Database, workdir: Path) -> tuple[Rate, bool]:
+    """The whole ledger verified `VERIFY_PASSES` times; the median pass, and whether all
+    passes found it intact."""
     signer = load_signer(None, workdir / "audit-key")
-    started = time.perf_counter()
-    async with database.sessionmaker() as session, session.begin():
-        result = await verify_ledger(session, signer)
-    return Rate(result.entries, time.perf_counter() - started), result.ok
+    passes: list[Rate] = []
+    intact = True
+    for _ in range(VERIFY_PASSES):
+        started = time.perf_counter()
+        async with database.sessionmaker() as session, session.begin():
+            result = await verify_ledger(session, signer)
+        passes.append(Rate(result.entries, time.perf_counter() - started))
+        intact = intact and result.ok
+    return sorted(passes, key=lambda rate: rate.seconds)[len(passes) // 2], intact
