@@ -228,6 +228,12 @@ delete.topic.enable=true
 # --- Consumer groups: no 3 s wait before the first rebalance (faster tests).
 group.initial.rebalance.delay.ms=0
 
+# --- A broker restarted after kill -9 may register again only once its old
+# incarnation's session has expired: 9 s by default, during which nothing is
+# served. On loopback, 4 s is a safe margin over a 1 s heartbeat.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=4000
+
 # --- Small, short-lived logs for a dev box.
 log.segment.bytes=16777216
 log.retention.hours=24
