@@ -30,5 +30,5 @@ class Profile:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-FULL = Profile(name="full", requests=5000, faults=40, rate=3.5)
+FULL = Profile(name="full", requests=5000, faults=40, rate=5.0)
 SHORT = Profile(name="short", requests=200, faults=12, rate=3.5, settle_timeout_s=90.0)
