@@ -126,14 +126,16 @@ def _e2e_phase(
 ) -> None:
     database_url = _database(server, "bench_e2e")
     auth, topic = Auth(secret), Settings().changes_topic
-
-    def measure(rate: float, requests: int) -> http_benches.EndToEnd:
-        paced = dataclasses.replace(profile, e2e_rate=rate, e2e_requests=requests)
-        return asyncio.run(
-            http_benches.end_to_end(urls["intake"], auth, kafka_servers, topic, database_url, paced)
-        )
-
     with infra.distributed(workdir, database_url, secret, kafka_servers) as urls:
+
+        def measure(rate: float, requests: int) -> http_benches.EndToEnd:
+            paced = dataclasses.replace(profile, e2e_rate=rate, e2e_requests=requests)
+            return asyncio.run(
+                http_benches.end_to_end(
+                    urls["intake"], auth, kafka_servers, topic, database_url, paced
+                )
+            )
+
         probes = [
             (rate, measure(rate, int(rate * profile.e2e_probe_seconds)))
             for rate in profile.e2e_probe_rates

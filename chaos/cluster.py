@@ -108,15 +108,7 @@ class Kafka:
 
     def start(self) -> None:
         """Start (or restart on the same data) and wait until it serves."""
-        with self._log.open("ab") as output:
-            subprocess.run(
-                ["bash", str(KAFKA_SCRIPT), "up"],
-                env=self._env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                check=True,
-                timeout=KAFKA_TIMEOUT_S,
-            )
+        self._script("up", check=True, timeout=KAFKA_TIMEOUT_S)
 
     def kill(self) -> None:
         """kill -9 of the broker's JVM; its data directory stays for the restart."""
@@ -128,14 +120,18 @@ class Kafka:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        self._script("down", check=False, timeout=60)
+
+    def _script(self, command: str, *, check: bool, timeout: float) -> None:
+        """deploy/kafka/kafka.sh `command`, its output appended to the broker's log."""
         with self._log.open("ab") as output:
             subprocess.run(
-                ["bash", str(KAFKA_SCRIPT), "down"],
+                ["bash", str(KAFKA_SCRIPT), command],
                 env=self._env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                check=False,
-                timeout=60,
+                check=check,
+                timeout=timeout,
             )
 
 

@@ -238,15 +238,14 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
             title="Internal error",
             detail="The request failed on a database error; it has been logged.",
         )
-    busy = isinstance(exc, PoolTimeout)
+    if isinstance(exc, PoolTimeout):
+        return _database_busy(request, "No database connection was free in time; retry shortly.")
     return problem_response(
         request,
         status=503,
-        code="database-busy" if busy else "database-unavailable",
-        title="The database is busy" if busy else "The database is unavailable",
-        detail="No database connection was free in time; retry shortly."
-        if busy
-        else "The connection to the database was lost; retry shortly.",
+        code="database-unavailable",
+        title="The database is unavailable",
+        detail="The connection to the database was lost; retry shortly.",
         headers={"Retry-After": DATABASE_RETRY_AFTER},
     )
 
@@ -254,12 +253,16 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 def _lock_not_free(request: Request, exc: DBAPIError) -> JSONResponse:
     """Another transaction held a lock longer than the lock timeout; it rolled back."""
     log.warning("lock not granted in time", error=repr(exc))
+    return _database_busy(request, "A lock the request needed was not free in time; retry shortly.")
+
+
+def _database_busy(request: Request, detail: str) -> JSONResponse:
     return problem_response(
         request,
         status=503,
         code="database-busy",
         title="The database is busy",
-        detail="A lock the request needed was not free in time; retry shortly.",
+        detail=detail,
         headers={"Retry-After": DATABASE_RETRY_AFTER},
     )
 

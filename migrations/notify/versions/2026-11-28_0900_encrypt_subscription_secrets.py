@@ -15,7 +15,7 @@ import base64
 import contextlib
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -68,33 +68,26 @@ def upgrade() -> None:
     op.add_column(
         "subscription", sa.Column("encrypted_secret", sa.Text(), nullable=True), schema="notify"
     )
-    connection = op.get_bind()
-    rows = connection.execute(sa.text("SELECT id, secret FROM notify.subscription")).all()
-    if rows:
-        fernet = _fernet()
-        connection.execute(
-            sa.text("UPDATE notify.subscription SET encrypted_secret = :sealed WHERE id = :id"),
-            [
-                {"id": id_, "sealed": fernet.encrypt(secret.encode()).decode()}
-                for id_, secret in rows
-            ],
-        )
+    _copy_secrets("secret", "encrypted_secret", lambda fernet, secret: fernet.encrypt(secret))
     op.alter_column("subscription", "encrypted_secret", nullable=False, schema="notify")
     op.drop_column("subscription", "secret", schema="notify")
 
 
 def downgrade() -> None:
     op.add_column("subscription", sa.Column("secret", sa.Text(), nullable=True), schema="notify")
-    connection = op.get_bind()
-    rows = connection.execute(sa.text("SELECT id, encrypted_secret FROM notify.subscription")).all()
-    if rows:
-        fernet = _fernet()
-        connection.execute(
-            sa.text("UPDATE notify.subscription SET secret = :secret WHERE id = :id"),
-            [
-                {"id": id_, "secret": fernet.decrypt(sealed.encode()).decode()}
-                for id_, sealed in rows
-            ],
-        )
+    _copy_secrets("encrypted_secret", "secret", lambda fernet, sealed: fernet.decrypt(sealed))
     op.alter_column("subscription", "secret", nullable=False, schema="notify")
     op.drop_column("subscription", "encrypted_secret", schema="notify")
+
+
+def _copy_secrets(source: str, target: str, convert: Callable[[Fernet, bytes], bytes]) -> None:
+    """Every subscription's `source` column, converted, into its `target` column."""
+    connection = op.get_bind()
+    rows = connection.execute(sa.text(f"SELECT id, {source} FROM notify.subscription")).all()
+    if not rows:
+        return
+    fernet = _fernet()
+    connection.execute(
+        sa.text(f"UPDATE notify.subscription SET {target} = :value WHERE id = :id"),
+        [{"id": id_, "value": convert(fernet, value.encode()).decode()} for id_, value in rows],
+    )
