@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -160,11 +161,19 @@ def show(
 
 @freeze_app.command("lift")
 def lift(
-    ctx: typer.Context, freeze_id: FreezeId, json_output: Json = False, verbose: Verbose = False
+    ctx: typer.Context,
+    freeze_id: FreezeId,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Make retries safe across runs.")
+    ] = None,
+    json_output: Json = False,
+    verbose: Verbose = False,
 ) -> None:
     """Lift a freeze window (change_lead); it stays listed with --include-lifted."""
+    # One key per run: a retry after a lost answer gets that answer, not "lifted already".
+    key = idempotency_key or str(uuid.uuid4())
     with reporting(ctx, verbose), client(ctx) as api:
-        body = api.delete(f"/v1/freeze-windows/{freeze_id}")
+        body = api.delete(f"/v1/freeze-windows/{freeze_id}", idempotency_key=key)
     _show(ctx, body, json_output)
 
 

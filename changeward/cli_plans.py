@@ -21,6 +21,7 @@ from changeward.cli_common import (
     reporting,
     wants_json,
 )
+from changeward.client import ApiError, ChangewardClient
 from changeward.duration import parse_duration
 
 _STAGE = re.compile(r"(?P<share>\d+(?:\.\d+)?)%?(?::(?P<bake>.+))?")
@@ -83,18 +84,33 @@ def plan(
 ) -> None:
     """Show the rollout plan of an approved change; with options, replace it before it starts.
 
+    The plan is replaced only if nobody changed it since it was read; else exit 5: run again.
+
     Example: changeward exec plan ID --stage 1 --stage 10:15m --stage 50:30m --stage 100:30m
     """
     changes = _changes(stage, bake, rollback_step, auto_rollback, file)
     with reporting(ctx, verbose), client(ctx) as api:
-        execution = api.get(f"/v1/executions/{change_id}")
+        execution, read_etag = api.get_tagged(f"/v1/executions/{change_id}")
         if changes is not None:
             body = _replacement(execution, changes)
-            execution = api.put(f"/v1/executions/{change_id}/plan", body)
+            execution = _replace(api, change_id, body, read_etag)
     if wants_json(ctx, json_output):
         print_json(execution)
     else:
         render.plan(execution)
+
+
+def _replace(
+    api: ChangewardClient, change_id: str, body: dict[str, Any], read_etag: str | None
+) -> Any:
+    """PUT the plan only if it is still the one read: another editor's plan is never lost."""
+    headers = {"If-Match": read_etag} if read_etag else None
+    try:
+        return api.put(f"/v1/executions/{change_id}/plan", body, headers=headers)
+    except ApiError as error:
+        if error.status == 412:
+            fail("the plan changed since it was read; run again", ExitCode.CONFLICT)
+        raise
 
 
 def _changes(

@@ -151,6 +151,11 @@ class ChangewardClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return _body(self._send("GET", path, params=_without_none(params or {})))
 
+    def get_tagged(self, path: str) -> tuple[Any, str | None]:
+        """The body and the ETag, to send back as If-Match with an edit of what was read."""
+        response = self._send("GET", path)
+        return _body(response), response.headers.get("ETag")
+
     def post(
         self,
         path: str,
@@ -165,8 +170,9 @@ class ChangewardClient:
     def put(self, path: str, body: Any, *, headers: Mapping[str, str] | None = None) -> Any:
         return _body(self._send("PUT", path, json=body, headers=dict(headers or {})))
 
-    def delete(self, path: str) -> Any:
-        return _body(self._send("DELETE", path))
+    def delete(self, path: str, *, idempotency_key: str | None = None) -> Any:
+        sent = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return _body(self._send("DELETE", path, headers=sent))
 
     def pages(
         self, path: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None

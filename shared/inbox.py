@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Executable, Table, Text, Uuid, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,15 +110,11 @@ class IdempotentConsumer:
 
     async def _apply_batch(self, handler: BatchEventHandler, events: Sequence[CloudEvent]) -> None:
         unique = list({event.id: event for event in reversed(events)}.values())[::-1]
-        inbox = self.tables.inbox
+        rows = [_inbox_values(event, outcome="applied") for event in unique]
+        columns = {name: [row[name] for row in rows] for name in _BATCH_COLUMNS}
         async with self._database.sessionmaker() as session, session.begin():
             inserted = set(
-                await session.scalars(
-                    insert(inbox)
-                    .values([_inbox_values(event, outcome="applied") for event in unique])
-                    .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
-                    .returning(inbox.c.event_id)
-                )
+                await session.scalars(_batch_insert_statement(self.tables.inbox), columns)
             )
             fresh = [event for event in unique if event.id in inserted]
             if fresh:
@@ -156,6 +154,35 @@ class IdempotentConsumer:
             .values(**_inbox_values(event, outcome=outcome, error=error))
             .on_conflict_do_nothing(index_elements=[self.tables.inbox.c.event_id])
         )
+
+
+# An applied batch's inbox rows carry no error.
+_BATCH_COLUMNS = {
+    "event_id": Uuid,
+    "event_type": Text,
+    "subject": Text,
+    "source": Text,
+    "outcome": Text,
+}
+
+
+@functools.cache
+def _batch_insert_statement(inbox: Table) -> Executable:
+    """A batch's inbox rows in a statement of one shape whatever its size, one array per
+    column: a VALUES list would be compiled and prepared anew for every batch size."""
+    batch = (
+        func.unnest(
+            *(bindparam(name, type_=ARRAY(type_)) for name, type_ in _BATCH_COLUMNS.items())
+        )
+        .table_valued(*_BATCH_COLUMNS)
+        .render_derived(name="batch")
+    )
+    return (
+        insert(inbox)
+        .from_select(list(_BATCH_COLUMNS), select(*(batch.c[name] for name in _BATCH_COLUMNS)))
+        .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
+        .returning(inbox.c.event_id)
+    )
 
 
 def _inbox_values(event: CloudEvent, *, outcome: str, error: str | None = None) -> dict[str, Any]:

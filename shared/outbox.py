@@ -12,8 +12,8 @@ from enum import StrEnum
 import asyncpg
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Executable, Table, bindparam, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Executable, Table, any_, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.bus import Bus, Message
@@ -103,6 +103,13 @@ def _write_statement(outbox: Table) -> Executable:
     return select(func.pg_notify(channel, "")).select_from(written)
 
 
+@functools.cache
+def _mark_sent_statement(outbox: Table) -> Executable:
+    """One shape whatever the batch size (an IN list would be prepared anew for each size)."""
+    ids = bindparam("ids", type_=ARRAY(outbox.c.id.type))
+    return update(outbox).where(outbox.c.id == any_(ids)).values(sent_at=func.now())
+
+
 class RelayStep(StrEnum):
     """The points of one relay batch, in order; a relay may die after any of them."""
 
@@ -181,11 +188,7 @@ class OutboxRelay:
             await self.reached(RelayStep.SENT)
             await acknowledged
             await self.reached(RelayStep.ACKED)
-            await session.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]))
-                .values(sent_at=func.now())
-            )
+            await session.execute(_mark_sent_statement(outbox), {"ids": [row.id for row in rows]})
             await self.reached(RelayStep.MARKED_SENT)
             await self.reached(RelayStep.BEFORE_COMMIT)
         await self.reached(RelayStep.COMMITTED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
 from services.execution import rollback, service
 from services.execution.domain import (
@@ -28,6 +28,8 @@ from services.execution.schemas import (
     RollbackCreate,
 )
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.concurrency import PreconditionFailed, PreconditionRequired
+from shared.concurrency import etag as etag_of
 from shared.db import Session
 from shared.errors import (
     InvalidRequest,
@@ -42,6 +44,14 @@ router = APIRouter(prefix="/v1/executions", tags=["executions"])
 
 Executor = Annotated[Principal, Depends(require_roles(Role.EXECUTOR))]
 Planner = Annotated[Principal, Depends(require_roles(Role.EXECUTOR, Role.CHANGE_MANAGER))]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="Required: the ETag of the execution whose plan you edited (from its GET), "
+        'e.g. `"3"`.',
+    ),
+]
 
 TRANSITION_ERRORS = (
     Unauthenticated,
@@ -54,7 +64,7 @@ TRANSITION_ERRORS = (
 
 
 def etag(response: Response, execution: ExecutionRead) -> ExecutionRead:
-    response.headers["ETag"] = f'"{execution.version}"'
+    response.headers["ETag"] = etag_of(execution.version)
     return execution
 
 
@@ -107,8 +117,11 @@ async def list_execution_deployments(
 
 @router.put(
     "/{change_id}/plan",
-    summary="Replace the rollout plan (stages, checks, bake times, rollback) before it starts.",
-    responses=error_responses(*TRANSITION_ERRORS, PlanLocked),
+    summary="Replace the rollout plan (stages, checks, bake times, rollback) before it starts "
+    "(If-Match required).",
+    responses=error_responses(
+        *TRANSITION_ERRORS, PlanLocked, PreconditionFailed, PreconditionRequired
+    ),
 )
 async def replace_plan(
     change_id: UUID,
@@ -116,8 +129,10 @@ async def replace_plan(
     session: Session,
     principal: Planner,
     response: Response,
+    if_match: IfMatch = None,
 ) -> ExecutionRead:
-    return etag(response, await service.replace_plan(session, change_id, body, principal))
+    replaced = await service.replace_plan(session, change_id, body, principal, if_match=if_match)
+    return etag(response, replaced)
 
 
 @router.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,13 +108,26 @@ class ExecutionRepository:
         return list((await self.session.execute(statement)).scalars())
 
     async def replace_rollout(self, change_id: UUID, plan: RolloutPlan) -> None:
-        """The rollout stages of `plan`, all pending, in place of any there were."""
-        await self.session.execute(
-            delete(ExecutionStage).where(
+        """The rollout stages of `plan`, all pending, in place of any there were.
+
+        Replacing a plan makes a new version of the execution (its ETag), whoever replaces it
+        (an executor, or a newer snapshot of the change), so that an edit made on the old plan
+        fails its `If-Match`. The first plan of an execution is part of its first version.
+        """
+        replaced = await self.session.execute(
+            delete(ExecutionStage)
+            .where(
                 ExecutionStage.change_id == change_id,
                 ExecutionStage.phase == StagePhase.ROLLOUT.value,
             )
+            .returning(ExecutionStage.number)
         )
+        if replaced.first() is not None:
+            await self.session.execute(
+                update(Execution)
+                .where(Execution.change_id == change_id)
+                .values(version=Execution.version + 1)
+            )
         self.session.add_all(
             ExecutionStage(
                 change_id=change_id,

@@ -23,6 +23,7 @@ from services.execution.plan import RolloutPlan
 from services.execution.repository import ExecutionRepository
 from services.execution.schemas import AcceptanceCreate, CompletionCreate, ExecutionRead
 from shared.auth import Principal
+from shared.concurrency import check_version
 from shared.contracts import (
     ChangeAccepted,
     EventType,
@@ -54,22 +55,31 @@ async def get_execution(session: AsyncSession, change_id: UUID) -> ExecutionRead
 
 
 async def replace_plan(
-    session: AsyncSession, change_id: UUID, plan: RolloutPlan, principal: Principal
+    session: AsyncSession,
+    change_id: UUID,
+    plan: RolloutPlan,
+    principal: Principal,
+    *,
+    if_match: str | None,
 ) -> ExecutionRead:
-    """Replace the rollout plan of an execution that has not started."""
+    """Replace the rollout plan of an execution that has not started.
+
+    `if_match` must name the execution's version (the ETag of its GET), so that a plan that
+    someone else replaced since it was read is never overwritten unseen.
+    """
     execution = await lock(session, change_id)
     if status_of(execution) is not ExecutionStatus.READY:
         raise PlanLocked(
             f"The execution is {execution.status}; its plan is fixed once it starts.",
             current_status=execution.status,
         )
+    check_version(if_match, execution.version, noun="execution")
     repository = ExecutionRepository.from_session(session)
     await repository.replace_rollout(change_id, plan)
     execution.auto_rollback = plan.auto_rollback
     if plan.rollback_steps:
         execution.rollback_plan = list(plan.rollback_steps)
     execution.plan_source = "custom"
-    execution.version += 1
     return await readmodel.to_read(session, await repository.flush(execution))
 
 

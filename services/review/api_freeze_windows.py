@@ -56,7 +56,8 @@ def _filters(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Declare a freeze window (publishes freeze_window.declared).",
+    summary="Declare a freeze window (publishes freeze_window.declared; re-assesses the "
+    "pending reviews it covers).",
     responses=error_responses(Unauthenticated, MissingRole, InvalidRequest, *IDEMPOTENCY_ERRORS),
 )
 @idempotent(idempotency_keys)
@@ -95,11 +96,19 @@ async def get_freeze_window(
 
 @router.delete(
     "/{freeze_id}",
-    summary="Lift a freeze window (publishes freeze_window.lifted); it stays listed as lifted.",
+    summary="Lift a freeze window (publishes freeze_window.lifted; re-assesses the pending "
+    "reviews it covered); it stays listed as lifted. A retry with the same Idempotency-Key "
+    "gets the first answer.",
     responses=error_responses(
-        Unauthenticated, MissingRole, FreezeWindowNotFound, InvalidTransition, InvalidRequest
+        Unauthenticated,
+        MissingRole,
+        FreezeWindowNotFound,
+        InvalidTransition,
+        InvalidRequest,
+        *IDEMPOTENCY_ERRORS,
     ),
 )
+@idempotent(idempotency_keys)
 async def lift_freeze_window(
     freeze_id: UUID, session: Session, principal: ChangeLead
 ) -> FreezeWindowRead:

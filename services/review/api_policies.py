@@ -62,7 +62,7 @@ def _routes(name: PolicyName) -> None:
     @router.put(
         f"/{name.value}",
         summary=f"Store a new {name.value} policy version, a {SCHEMAS[name]} "
-        "(If-Match required; publishes policy.updated).",
+        "(If-Match required; publishes policy.updated; re-assesses pending reviews).",
         responses=error_responses(
             Unauthenticated, MissingRole, InvalidPolicy, PreconditionFailed, PreconditionRequired
         ),

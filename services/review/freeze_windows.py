@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.review import policies, reassessing
 from services.review.models import FreezeWindow, tables
 from services.review.repository_policies import FreezeFilters, FreezeRepository
 from shared.auth import Principal
@@ -77,6 +78,8 @@ class FreezeWindowNotFound(NotFound):
 async def declare(
     session: AsyncSession, body: FreezeWindowCreate, principal: Principal
 ) -> FreezeWindowRead:
+    """Store the window, publish it and re-assess the pending reviews it covers."""
+    await reassessing.hold_inputs(session)
     freeze = await FreezeRepository.from_session(session).add(
         FreezeWindow(
             services=sorted(set(body.services)),
@@ -103,10 +106,15 @@ async def declare(
         ),
         actor=principal.subject,
     )
+    await reassessing.reassess_under(
+        session, freeze, await policies.in_force(session), actor=principal.subject
+    )
     return to_read(freeze)
 
 
 async def lift(session: AsyncSession, freeze_id: UUID, principal: Principal) -> FreezeWindowRead:
+    """Mark the window lifted, publish it and re-assess the pending reviews it covered."""
+    await reassessing.hold_inputs(session)
     repository = FreezeRepository.from_session(session)
     freeze = _found(await repository.get(freeze_id, for_update=True), freeze_id)
     if freeze.lifted_at is not None:
@@ -124,6 +132,9 @@ async def lift(session: AsyncSession, freeze_id: UUID, principal: Principal) -> 
         subject=str(freeze.id),
         data=FreezeWindowLifted(freeze_window_id=freeze.id, lifted_by=principal.subject),
         actor=principal.subject,
+    )
+    await reassessing.reassess_under(
+        session, freeze, await policies.in_force(session), actor=principal.subject
     )
     return to_read(freeze)
 

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.review import reassessing
 from services.review.approval_policy import DEFAULT_APPROVAL_POLICY, ApprovalPolicy
 from services.review.assessing import Policies
 from services.review.catalog import EMPTY_CATALOG, ServiceCatalog
@@ -147,7 +148,8 @@ async def replace(
     *,
     if_match: str | None,
 ) -> StoredPolicy:
-    """Store `document` as the next version and publish `policy.updated`.
+    """Store `document` as the next version, publish `policy.updated` and re-assess the
+    pending reviews by it.
 
     `if_match` must name the version in force (the ETag of GET), so that a document edited
     on an older version, or sent by mistake, never replaces the policy unseen.
@@ -155,6 +157,7 @@ async def replace(
     parsed = validate(name, document)
     repository = PolicyRepository.from_session(session)
     await repository.lock(name.value)
+    await reassessing.hold_inputs(session)
     latest = await current(session, name)
     check_version(if_match, latest.version, noun=f"{name.value} policy")
     stored = parsed.model_dump(mode="json", by_alias=True)
@@ -169,6 +172,7 @@ async def replace(
         ),
         actor=principal.subject,
     )
+    await reassessing.reassess_pending(session, await in_force(session), actor=principal.subject)
     return StoredPolicy(
         name=name,
         version=row.version,

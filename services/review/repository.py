@@ -31,6 +31,13 @@ class ReviewFilters:
     conflicted: bool | None = None
 
 
+# The lock every writer of assessments holds shared (see `lock_conflicts`), and writers of
+# what assessments are judged by (policies, freeze windows) hold exclusive (`lock_inputs`),
+# so an assessment never goes by a policy or freeze a concurrent writer is replacing. The
+# two-key form, a key space apart from the one-key conflict and policy locks.
+_INPUTS_LOCK = "hashtext('review'), hashtext('assessment-inputs')"
+
+
 def conflict_locks(environment: str, services: Iterable[str]) -> frozenset[str]:
     """The advisory locks that serialise conflict detection of a change: one per service it
     names in its environment, since only changes sharing one of them can conflict."""
@@ -103,14 +110,11 @@ class AssessmentRepository:
     async def lock_conflicts(self, locks: Collection[str], *, timeout_ms: int) -> None:
         """Hold `locks` (see `conflict_locks`) until the transaction ends.
 
-        Taken in the order of their hashes, the locks' real identity, so two lockers never
-        deadlock. Any lock this transaction waits for (row locks too) is given up after
-        `timeout_ms`, with PostgreSQL's lock_not_available.
+        First the inputs lock, shared; then `locks` in the order of their hashes, the locks'
+        real identity, so two lockers never deadlock. Any lock this transaction waits for (row
+        locks too) is given up after `timeout_ms`, with PostgreSQL's lock_not_available.
         """
-        await self.session.execute(
-            text("SELECT set_config('lock_timeout', :timeout, true)"),
-            {"timeout": f"{timeout_ms}ms"},
-        )
+        await self._with_timeout(f"pg_advisory_xact_lock_shared({_INPUTS_LOCK})", timeout_ms)
         if not locks:
             return
         await self.session.execute(
@@ -121,6 +125,54 @@ class AssessmentRepository:
             ),
             {"names": sorted(locks)},
         )
+
+    async def lock_inputs(self, *, timeout_ms: int) -> None:
+        """Hold the inputs lock exclusively until the transaction ends: no assessment is
+        written meanwhile, and none is being written when it is granted. Taken before any
+        other review lock but a policy's own, so it never waits in a cycle."""
+        await self._with_timeout(f"pg_advisory_xact_lock({_INPUTS_LOCK})", timeout_ms)
+
+    async def _with_timeout(self, lock: str, timeout_ms: int) -> None:
+        # CASE sets the timeout before the lock is waited for, in one round trip.
+        await self.session.execute(
+            text(
+                "SELECT CASE WHEN set_config('lock_timeout', :timeout, true) IS NOT NULL"
+                f" THEN {lock} IS NULL END"
+            ),
+            {"timeout": f"{timeout_ms}ms"},
+        )
+
+    async def pending_to_reassess(
+        self,
+        *,
+        now: datetime,
+        services: Sequence[str] = (),
+        environment: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Assessment]:
+        """Pending reviews whose window has not ended, locked in id order; narrowed to those
+        sharing a service with `services` (empty: any), of `environment` (None: any) and
+        overlapping [start, end) when given."""
+        statement = self._with_children().where(
+            Assessment.status == ReviewStatus.PENDING.value,
+            Assessment.window_end_at > now,
+            Assessment.snapshot.is_not(None),
+        )
+        if services:
+            statement = statement.where(Assessment.services.overlap(list(services)))
+        if environment is not None:
+            statement = statement.where(Assessment.environment == environment)
+        if start is not None:
+            statement = statement.where(Assessment.window_end_at > start)
+        if end is not None:
+            statement = statement.where(Assessment.window_start_at < end)
+        statement = (
+            statement.order_by(Assessment.change_id)
+            .with_for_update(of=Assessment)
+            .execution_options(populate_existing=True)
+        )
+        return list((await self.session.execute(statement)).scalars().all())
 
     async def overlapping(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,15 +30,27 @@ async def rescore(
     now: datetime,
     invalidate_because: str | None = None,
     actor: str = REVIEW_ACTOR,
-) -> None:
+    quiet_if_unchanged: bool = False,
+) -> bool:
     """Assess `change` again into its pending `assessment` and publish the result.
 
     Decisions are voided when `invalidate_because` says so or the impact level rises;
-    those still standing approve the change when they now satisfy the policy.
+    those still standing approve the change when they now satisfy the policy. With
+    `quiet_if_unchanged`, an outcome equal to the one published that approves nothing
+    leaves the assessment as it was and publishes nothing. True when it published.
     """
     context = await context_for(session, change, in_force, conflicts, now)
     waivers = {w.item: w.reason for w in assessment.waivers if w.change_version == change.version}
     outcome = assess(change, in_force, context, override=rows.override(assessment), waivers=waivers)
+    level_policy = in_force.approvals.of(outcome.level)
+    frozen = context.in_freeze and not level_policy.emergency
+    if (
+        quiet_if_unchanged
+        and not invalidate_because
+        and unchanged(assessment, outcome, conflicts)
+        and not approves(assessment, outcome, emergency=level_policy.emergency, frozen=frozen)
+    ):
+        return False
     previous = ImpactLevel(assessment.impact_level)
     if engine.raises(outcome.level, previous):
         invalidate_because = invalidate_because or (
@@ -50,16 +63,32 @@ async def rescore(
     apply_outcome(assessment, change, outcome, conflicts, in_force, now)
     assessment.version += 1
     await publish_assessed(session, assessment, actor=actor)
-    level_policy = in_force.approvals.of(outcome.level)
+    if approves(assessment, outcome, emergency=level_policy.emergency, frozen=frozen):
+        await approve(session, assessment, level_policy, now=now, actor=REVIEW_ACTOR)
+    return True
+
+
+def approves(assessment: Assessment, outcome: Outcome, *, emergency: bool, frozen: bool) -> bool:
+    """Whether `outcome` approves the change: pre-approved, or its live decisions now
+    satisfy the policy (outside a freeze, and ready unless an emergency)."""
     standing = domain.status_after(rows.votes(assessment), outcome.required_approvals)
-    frozen = context.in_freeze and not level_policy.emergency
-    if outcome.pre_approved or (
-        rows.live_votes(assessment)
+    return outcome.pre_approved or (
+        bool(rows.live_votes(assessment))
         and standing is ReviewStatus.APPROVED
         and not frozen
-        and (outcome.ready or level_policy.emergency)
-    ):
-        await approve(session, assessment, level_policy, now=now, actor=REVIEW_ACTOR)
+        and (outcome.ready or emergency)
+    )
+
+
+def unchanged(assessment: Assessment, outcome: Outcome, conflicts: list[UUID]) -> bool:
+    """Whether `outcome` is what `assessment` already says (which policy version gave it
+    aside), so publishing it again would tell no one anything."""
+    if assessment.impact_override is not None and outcome.level is outcome.rule_level:
+        return False
+    return all(
+        getattr(assessment, column) == value
+        for column, value in outcome_columns(outcome, conflicts).items()
+    )
 
 
 def invalidate_votes(assessment: Assessment, *, now: datetime, because: str) -> None:
@@ -128,17 +157,23 @@ def apply_outcome(
     assessment.standard = change.standard
     assessment.snapshot = change.model_dump(mode="json")
     assessment.assessed_version = change.version
-    assessment.impact_level = outcome.level.value
-    assessment.rule_impact_level = outcome.rule_level.value
-    assessment.ready = outcome.ready
-    assessment.readiness = [item.model_dump(mode="json") for item in outcome.readiness]
-    assessment.required_approvals = [
-        need.model_dump(mode="json") for need in outcome.required_approvals
-    ]
-    assessment.risk_score = outcome.risk.score
-    assessment.risk_breakdown = outcome.risk.breakdown.model_dump(mode="json")
-    assessment.rules_fired = [rule.model_dump(mode="json") for rule in outcome.risk.rules_fired]
+    for column, value in outcome_columns(outcome, conflicts).items():
+        setattr(assessment, column, value)
     assessment.risk_policy_version = in_force.risk_version
-    assessment.conflicts = list(conflicts)
-    assessment.pre_approved = outcome.pre_approved
     assessment.assessed_at = now
+
+
+def outcome_columns(outcome: Outcome, conflicts: list[UUID]) -> dict[str, Any]:
+    """The assessment's columns `outcome` sets, as stored."""
+    return {
+        "impact_level": outcome.level.value,
+        "rule_impact_level": outcome.rule_level.value,
+        "ready": outcome.ready,
+        "readiness": [item.model_dump(mode="json") for item in outcome.readiness],
+        "required_approvals": [need.model_dump(mode="json") for need in outcome.required_approvals],
+        "risk_score": outcome.risk.score,
+        "risk_breakdown": outcome.risk.breakdown.model_dump(mode="json"),
+        "rules_fired": [rule.model_dump(mode="json") for rule in outcome.risk.rules_fired],
+        "conflicts": list(conflicts),
+        "pre_approved": outcome.pre_approved,
+    }

@@ -4,7 +4,9 @@ Every writer of assessments first takes the conflict locks of the services its c
 in its environment (`conflict_locks`), so two changes that may conflict are assessed one
 after the other and see each other, while changes of other services go on at once. Row locks
 come after them: the change's own assessment, then its neighbours' in id order. That one
-order on every path is what keeps lockers from deadlocking.
+order on every path is what keeps lockers from deadlocking. Before all of them comes the
+inputs lock, shared, which a policy or freeze write holds exclusively while it re-assesses
+pending reviews (see `reassessing`).
 """
 
 from __future__ import annotations

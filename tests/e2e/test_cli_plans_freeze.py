@@ -12,6 +12,7 @@ import pytest
 import yaml
 from typer.testing import Result
 
+from changeward.client import ChangewardClient
 from tests.e2e.test_cli import (
     WALKTHROUGH,
     Cli,
@@ -125,6 +126,44 @@ def test_exec_plan_shows_and_replaces_the_plan_until_the_execution_starts(
     locked = cli("exec", "plan", change_id, "--stage", "100", token=eddie)
     assert locked.exit_code == 5
     assert "(409 plan-locked)" in locked.stderr
+
+
+def test_exec_plan_never_overwrites_a_plan_changed_since_it_read_it(
+    cli: Cli, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eddie = server.token("eddie", "executor")
+    api = Api(server)
+    change_id = api.approved_change(unique_service())
+    manager = api.headers("mona", "change_manager")
+    sent_if_match: list[str | None] = []
+    put = ChangewardClient.put
+
+    def another_editor_first(
+        client: ChangewardClient, path: str, body: Any, *, headers: Any = None
+    ) -> Any:
+        """Mona replaces the plan between the command's read and its write."""
+        sent_if_match.append((headers or {}).get("If-Match"))
+        read = api.http.get(f"/v1/executions/{change_id}", headers=manager)
+        hers = {"stages": [{"target_percent": 30}, {"target_percent": 100}]}
+        replaced = api.http.put(
+            path, json=hers, headers={**manager, "If-Match": read.headers["etag"]}
+        )
+        assert replaced.status_code == 200, replaced.text
+        return put(client, path, body, headers=headers)
+
+    before = api.http.get(f"/v1/executions/{change_id}", headers=manager)
+    with monkeypatch.context() as patched:
+        patched.setattr(ChangewardClient, "put", another_editor_first)
+        raced = cli("exec", "plan", change_id, "--stage", "5", "--stage", "100", token=eddie)
+    assert raced.exit_code == 5, raced.output
+    assert "the plan changed since it was read; run again" in raced.stderr
+    assert sent_if_match == [before.headers["etag"]]
+    assert _shares_and_bakes(api.execution(change_id)) == [(30, 0), (100, 0)]
+
+    # Run again: it reads Mona's plan and replaces it.
+    rerun = _json(cli("exec", "plan", change_id, "--stage", "5", "--stage", "100", "--json",
+                      token=eddie))  # fmt: skip
+    assert _shares_and_bakes(rerun) == [(5, 0), (100, 0)]
 
 
 def test_freeze_windows_are_declared_listed_and_lifted(

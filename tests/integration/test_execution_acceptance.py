@@ -12,6 +12,7 @@ from tests.integration.test_execution_support import (
     passing_stage,
     quick_plan,
     read_model,
+    replace_plan,
     unique_service,
 )
 from tests.support.clients import Tokens, eventually, scalar
@@ -33,7 +34,7 @@ async def _rolled_out(
     eddie = tokens.headers("eddie", "executor")
     change_id = await approved_change(api, tokens, database_url, service=unique_service())
     plan = quick_plan(10, 100, auto_rollback=auto_rollback)
-    await api.put(f"/v1/executions/{change_id}/plan", json=plan, headers=eddie)
+    await replace_plan(api, change_id, plan, eddie)
     await passing_stage(api, change_id, 1, eddie)
     return change_id
 

@@ -16,6 +16,7 @@ from tests.integration.test_execution_support import (
     events_of,
     passing_stage,
     quick_plan,
+    replace_plan,
     unique_service,
 )
 from tests.support.clients import Tokens, eventually, fetch
@@ -80,7 +81,7 @@ async def test_deployments_of_every_provider_attach_to_the_running_stage(
     eddie = tokens.headers("eddie", "executor")
     service = unique_service()
     change_id = await approved_change(api, tokens, database_url, service=service)
-    await api.put(f"/v1/executions/{change_id}/plan", json=quick_plan(10, 100), headers=eddie)
+    await replace_plan(api, change_id, quick_plan(10, 100), eddie)
     await passing_stage(api, change_id, 1, eddie)
     await api.post(f"/v1/executions/{change_id}/stages/2/start", headers=eddie)
 
@@ -104,7 +105,7 @@ async def test_a_pipeline_reported_failure_fails_the_stage_and_rolls_back(
     eddie = tokens.headers("eddie", "executor")
     service = unique_service()
     change_id = await approved_change(api, tokens, database_url, service=service)
-    await api.put(f"/v1/executions/{change_id}/plan", json=quick_plan(10, 100), headers=eddie)
+    await replace_plan(api, change_id, quick_plan(10, 100), eddie)
     await api.post(f"/v1/executions/{change_id}/stages/1/start", headers=eddie)
     # Named by no change id: found as the change in progress on the service.
     failed = await api.post(

@@ -15,6 +15,7 @@ from tests.integration.test_execution_support import (
     passing_stage,
     quick_plan,
     read_model,
+    replace_plan,
     unique_service,
 )
 from tests.support.clients import Tokens, eventually
@@ -57,9 +58,7 @@ async def test_a_four_stage_rollout_passes_and_is_accepted(
 ) -> None:
     eddie = tokens.headers("eddie", "executor")
     change_id = await approved_change(api, tokens, database_url, service=unique_service())
-    planned = await api.put(
-        f"/v1/executions/{change_id}/plan", json=quick_plan(1, 10, 50, 100), headers=eddie
-    )
+    planned = await replace_plan(api, change_id, quick_plan(1, 10, 50, 100), eddie)
     assert planned.status_code == 200, planned.text
     assert planned.json()["plan_source"] == "custom"
 
@@ -72,7 +71,7 @@ async def test_a_four_stage_rollout_passes_and_is_accepted(
     completed = await api.post(f"/v1/executions/{change_id}/complete", headers=eddie)
     assert completed.status_code == 200, completed.text
     assert completed.json()["status"] == "completed"
-    locked = await api.put(f"/v1/executions/{change_id}/plan", json=quick_plan(100), headers=eddie)
+    locked = await replace_plan(api, change_id, quick_plan(100), eddie)
     assert locked.status_code == 409
     assert locked.json()["code"] == "plan-locked"
 
@@ -91,11 +90,7 @@ async def test_a_stage_cannot_complete_before_its_bake_time_or_without_its_check
 ) -> None:
     eddie = tokens.headers("eddie", "executor")
     change_id = await approved_change(api, tokens, database_url, service=unique_service())
-    await api.put(
-        f"/v1/executions/{change_id}/plan",
-        json=quick_plan(50, 100, bake_seconds=3600),
-        headers=eddie,
-    )
+    await replace_plan(api, change_id, quick_plan(50, 100, bake_seconds=3600), eddie)
     started = await api.post(f"/v1/executions/{change_id}/stages/1/start", headers=eddie)
     assert started.status_code == 200, started.text
     assert started.json()["stages"][0]["bake_ends_at"] is not None
@@ -117,7 +112,7 @@ async def test_checks_must_all_be_reported_before_a_stage_completes(
 ) -> None:
     eddie = tokens.headers("eddie", "executor")
     change_id = await approved_change(api, tokens, database_url, service=unique_service())
-    await api.put(f"/v1/executions/{change_id}/plan", json=quick_plan(100), headers=eddie)
+    await replace_plan(api, change_id, quick_plan(100), eddie)
     await api.post(f"/v1/executions/{change_id}/stages/1/start", headers=eddie)
     partial = await api.post(
         f"/v1/executions/{change_id}/stages/1/verifications",
@@ -144,9 +139,7 @@ async def test_a_failed_check_at_10_percent_stops_the_rollout_and_rolls_back(
 ) -> None:
     eddie = tokens.headers("eddie", "executor")
     change_id = await approved_change(api, tokens, database_url, service=unique_service())
-    await api.put(
-        f"/v1/executions/{change_id}/plan", json=quick_plan(1, 10, 50, 100), headers=eddie
-    )
+    await replace_plan(api, change_id, quick_plan(1, 10, 50, 100), eddie)
     await passing_stage(api, change_id, 1, eddie)
     await api.post(f"/v1/executions/{change_id}/stages/2/start", headers=eddie)
     failed = await api.post(
@@ -217,11 +210,7 @@ async def test_without_automatic_rollback_a_failed_stage_fails_the_change(
 ) -> None:
     eddie = tokens.headers("eddie", "executor")
     change_id = await approved_change(api, tokens, database_url, service=unique_service())
-    await api.put(
-        f"/v1/executions/{change_id}/plan",
-        json=quick_plan(10, 100, auto_rollback=False),
-        headers=eddie,
-    )
+    await replace_plan(api, change_id, quick_plan(10, 100, auto_rollback=False), eddie)
     await api.post(f"/v1/executions/{change_id}/stages/1/start", headers=eddie)
     await api.post(
         f"/v1/executions/{change_id}/stages/1/verifications",
@@ -250,9 +239,7 @@ async def test_a_freeze_starting_mid_rollout_pauses_it_until_lifted(
     eddie = tokens.headers("eddie", "executor")
     service = unique_service()
     change_id = await approved_change(api, tokens, database_url, service=service)
-    await api.put(
-        f"/v1/executions/{change_id}/plan", json=quick_plan(1, 10, 50, 100), headers=eddie
-    )
+    await replace_plan(api, change_id, quick_plan(1, 10, 50, 100), eddie)
     await passing_stage(api, change_id, 1, eddie)
     await api.post(f"/v1/executions/{change_id}/stages/2/start", headers=eddie)
     await api.post(

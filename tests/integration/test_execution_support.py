@@ -184,6 +184,22 @@ def quick_plan(*shares: float, auto_rollback: bool = True, bake_seconds: int = 0
     }
 
 
+async def replace_plan(
+    api: httpx.AsyncClient,
+    change_id: str,
+    plan: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """PUT a rollout plan as an editor does: If-Match the ETag of the execution just read."""
+    read = await api.get(f"/v1/executions/{change_id}", headers=headers)
+    assert read.status_code == 200, read.text
+    return await api.put(
+        f"/v1/executions/{change_id}/plan",
+        json=plan,
+        headers={**(headers or {}), "If-Match": read.headers["etag"]},
+    )
+
+
 async def passing_stage(
     api: httpx.AsyncClient, change_id: str, number: int, executor: dict[str, str]
 ) -> dict[str, Any]:

@@ -9,7 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.execution.domain import Action, ExecutionStatus, allowed_from
-from tests.integration.test_execution_support import approved_change, quick_plan, unique_service
+from tests.integration.test_execution_support import (
+    approved_change,
+    quick_plan,
+    replace_plan,
+    unique_service,
+)
 from tests.support.clients import Tokens, fetch
 
 PASSING = {
@@ -92,7 +97,7 @@ async def test_every_forbidden_transition_is_a_409_that_writes_nothing(
     eddie = tokens.headers("eddie", "executor")
     change_id = await approved_change(api, tokens, database_url, service=unique_service())
     plan = {**quick_plan(10, 100, auto_rollback=auto_rollback), "rollback_steps": ["Revert"]}
-    planned = await api.put(f"/v1/executions/{change_id}/plan", json=plan, headers=eddie)
+    planned = await replace_plan(api, change_id, plan, eddie)
     assert planned.status_code == 200, planned.text
     for name in actions:
         before = await _snapshot(database_url, change_id)

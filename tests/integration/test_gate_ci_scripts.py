@@ -19,6 +19,7 @@ from tests.integration.test_execution_support import (
     PLANS,
     publish_as_review,
     quick_plan,
+    replace_plan,
     unique_service,
 )
 from tests.support.clients import Tokens, eventually, fetch, scalar
@@ -106,7 +107,7 @@ async def test_a_pipeline_walks_a_rollout_with_the_script(
             lambda: client.get(f"/v1/executions/{change_id}"),
             lambda response: response.status_code == 200,
         )
-        planned = await client.put(f"/v1/executions/{change_id}/plan", json=quick_plan(10, 100))
+        planned = await replace_plan(client, change_id, quick_plan(10, 100))
         assert planned.status_code == 200, planned.text
 
     common = {

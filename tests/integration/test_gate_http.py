@@ -12,6 +12,7 @@ from tests.integration.test_execution_support import (
     events_of,
     quick_plan,
     read_model,
+    replace_plan,
     unique_service,
 )
 from tests.support.clients import Tokens, eventually, fetch, scalar
@@ -82,7 +83,7 @@ async def test_an_expired_approval_and_a_conflicting_change_are_both_reasons(
     eddie = tokens.headers("eddie", "executor")
     service = unique_service()
     first = await approved_change(api, tokens, database_url, service=service)
-    await api.put(f"/v1/executions/{first}/plan", json=quick_plan(10, 100), headers=eddie)
+    await replace_plan(api, first, quick_plan(10, 100), eddie)
     started = await api.post(f"/v1/executions/{first}/stages/1/start", headers=eddie)
     assert started.status_code == 200, started.text
 

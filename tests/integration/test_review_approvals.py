@@ -180,27 +180,27 @@ async def test_critical_quorum_not_reached_then_reached(
     async with policy(api, tokens, "services", lambda d: _critical(d, service)):
         change_id = await submit(api, tokens, critical_body(service))
         pending = await review(api, tokens, change_id)
-    assert pending["impact_level"] == "critical"
-    assert pending["required_approvals"] == [
-        {"role": "change_lead", "count": 1},
-        {"role": "cab_member", "count": 2},
-    ]
+        assert pending["impact_level"] == "critical"
+        assert pending["required_approvals"] == [
+            {"role": "change_lead", "count": 1},
+            {"role": "cab_member", "count": 2},
+        ]
 
-    manager = await decide(api, tokens, change_id, "mona", "change_manager")
-    assert manager.status_code == 403
-    lead = await decide(api, tokens, change_id, "lena", "change_lead")
-    first_cab = await decide(api, tokens, change_id, "carl", "cab_member")
-    assert [lead.status_code, first_cab.status_code] == [201, 201]
-    assert first_cab.json()["status"] == "pending"
-    assert first_cab.json()["awaiting"] == [{"role": "cab_member", "count": 1}]
-    assert await outbox(database_url, change_id, "change.approved") == []
+        manager = await decide(api, tokens, change_id, "mona", "change_manager")
+        assert manager.status_code == 403
+        lead = await decide(api, tokens, change_id, "lena", "change_lead")
+        first_cab = await decide(api, tokens, change_id, "carl", "cab_member")
+        assert [lead.status_code, first_cab.status_code] == [201, 201]
+        assert first_cab.json()["status"] == "pending"
+        assert first_cab.json()["awaiting"] == [{"role": "cab_member", "count": 1}]
+        assert await outbox(database_url, change_id, "change.approved") == []
 
-    second_cab = await decide(api, tokens, change_id, "cora", "cab_member")
+        second_cab = await decide(api, tokens, change_id, "cora", "cab_member")
 
-    assert second_cab.json()["status"] == "approved"
-    [approved] = await outbox(database_url, change_id, "change.approved")
-    assert sorted(approved["data"]["approvers"]) == ["carl", "cora", "lena"]
-    assert len(await outbox(database_url, change_id, "change.approval_recorded")) == 3
+        assert second_cab.json()["status"] == "approved"
+        [approved] = await outbox(database_url, change_id, "change.approved")
+        assert sorted(approved["data"]["approvers"]) == ["carl", "cora", "lena"]
+        assert len(await outbox(database_url, change_id, "change.approval_recorded")) == 3
 
 
 async def test_one_rejection_rejects_a_critical_change(
@@ -210,15 +210,15 @@ async def test_one_rejection_rejects_a_critical_change(
     async with policy(api, tokens, "services", lambda d: _critical(d, service)):
         change_id = await submit(api, tokens, critical_body(service))
         await review(api, tokens, change_id)
-    assert (await decide(api, tokens, change_id, "lena", "change_lead")).status_code == 201
+        assert (await decide(api, tokens, change_id, "lena", "change_lead")).status_code == 201
 
-    rejected = await decide(api, tokens, change_id, "carl", "cab_member", decision="reject")
+        rejected = await decide(api, tokens, change_id, "carl", "cab_member", decision="reject")
 
-    assert rejected.json()["status"] == "rejected"
-    [event] = await outbox(database_url, change_id, "change.rejected")
-    assert event["data"]["rejected_by"] == "carl"
-    late = await decide(api, tokens, change_id, "cora", "cab_member")
-    assert late.status_code == 409
+        assert rejected.json()["status"] == "rejected"
+        [event] = await outbox(database_url, change_id, "change.rejected")
+        assert event["data"]["rejected_by"] == "carl"
+        late = await decide(api, tokens, change_id, "cora", "cab_member")
+        assert late.status_code == 409
 
 
 async def test_the_requester_never_decides_and_nothing_is_recorded(
@@ -242,15 +242,15 @@ async def test_one_person_counts_once(
     async with policy(api, tokens, "services", lambda d: _critical(d, service)):
         change_id = await submit(api, tokens, critical_body(service))
         await review(api, tokens, change_id)
-    first = await decide(api, tokens, change_id, "carl", "cab_member", "change_lead")
-    again = await decide(api, tokens, change_id, "carl", "cab_member", "change_lead")
+        first = await decide(api, tokens, change_id, "carl", "cab_member", "change_lead")
+        again = await decide(api, tokens, change_id, "carl", "cab_member", "change_lead")
 
-    assert first.status_code == 201
-    assert again.status_code == 409
-    assert again.json()["code"] == "already-decided"
-    body = await review(api, tokens, change_id)
-    assert [a["approver"] for a in body["approvals"]] == ["carl"]
-    assert len(await outbox(database_url, change_id, "change.approval_recorded")) == 1
+        assert first.status_code == 201
+        assert again.status_code == 409
+        assert again.json()["code"] == "already-decided"
+        body = await review(api, tokens, change_id)
+        assert [a["approver"] for a in body["approvals"]] == ["carl"]
+        assert len(await outbox(database_url, change_id, "change.approval_recorded")) == 1
 
 
 async def test_a_decision_older_than_the_policy_allows_no_longer_counts(
@@ -264,19 +264,19 @@ async def test_a_decision_older_than_the_policy_allows_no_longer_counts(
     async with policy(api, tokens, "services", lambda d: _critical(d, service)):
         change_id = await submit(api, tokens, critical_body(service))
         await review(api, tokens, change_id)
-    async with policy(api, tokens, "approvals", short_votes):
-        assert (await decide(api, tokens, change_id, "lena", "change_lead")).status_code == 201
-        await asyncio.sleep(1.5)
-        await decide(api, tokens, change_id, "carl", "cab_member")
-        after_expiry = await decide(api, tokens, change_id, "cora", "cab_member")
+        async with policy(api, tokens, "approvals", short_votes):
+            assert (await decide(api, tokens, change_id, "lena", "change_lead")).status_code == 201
+            await asyncio.sleep(1.5)
+            await decide(api, tokens, change_id, "carl", "cab_member")
+            after_expiry = await decide(api, tokens, change_id, "cora", "cab_member")
 
-        assert after_expiry.status_code == 201
-        assert after_expiry.json()["status"] == "pending"
-        [expired] = [a for a in after_expiry.json()["approvals"] if a["approver"] == "lena"]
-        assert expired["invalidated_because"].startswith("expired")
-        assert await outbox(database_url, change_id, "change.approved") == []
-        again = await decide(api, tokens, change_id, "lena", "change_lead")
-    assert again.json()["status"] == "approved"
+            assert after_expiry.status_code == 201
+            assert after_expiry.json()["status"] == "pending"
+            [expired] = [a for a in after_expiry.json()["approvals"] if a["approver"] == "lena"]
+            assert expired["invalidated_because"].startswith("expired")
+            assert await outbox(database_url, change_id, "change.approved") == []
+            again = await decide(api, tokens, change_id, "lena", "change_lead")
+        assert again.json()["status"] == "approved"
 
 
 async def test_no_approval_after_the_window_ended(

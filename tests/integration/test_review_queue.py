@@ -44,6 +44,7 @@ async def test_the_queue_holds_what_the_caller_can_act_on_oldest_first(
 
     important_one = await submit(api, tokens, change_body())
     important_two = await submit(api, tokens, change_body())
+    # The catalog stays in force: pending reviews are re-assessed when it changes.
     async with policy(api, tokens, "services", tier_one):
         critical = await submit(
             api,
@@ -62,28 +63,28 @@ async def test_the_queue_holds_what_the_caller_can_act_on_oldest_first(
             ),
         )
         await review(api, tokens, critical)
-    for change_id in (important_one, important_two):
-        await review(api, tokens, change_id)
-    mine = await submit(api, tokens, change_body(), requester="mia")
-    await review(api, tokens, mine)
+        for change_id in (important_one, important_two):
+            await review(api, tokens, change_id)
+        mine = await submit(api, tokens, change_body(), requester="mia")
+        await review(api, tokens, mine)
 
-    mia = tokens.headers("mia", "change_manager", "requester")
-    carl = tokens.headers("carl", "cab_member")
-    manager_queue = await queue_of(api, mia)
-    cab_queue = await queue_of(api, carl)
+        mia = tokens.headers("mia", "change_manager", "requester")
+        carl = tokens.headers("carl", "cab_member")
+        manager_queue = await queue_of(api, mia)
+        cab_queue = await queue_of(api, carl)
 
-    position = [manager_queue.index(c) for c in (important_one, important_two)]
-    assert position == sorted(position)
-    assert mine not in manager_queue
-    assert critical not in manager_queue
-    assert critical in cab_queue
-    assert important_one not in cab_queue
+        position = [manager_queue.index(c) for c in (important_one, important_two)]
+        assert position == sorted(position)
+        assert mine not in manager_queue
+        assert critical not in manager_queue
+        assert critical in cab_queue
+        assert important_one not in cab_queue
 
-    assert (await decide(api, tokens, critical, "carl", "cab_member")).status_code == 201
-    assert critical not in await queue_of(api, carl)
-    assert critical in await queue_of(api, tokens.headers("cora", "cab_member"))
-    assert (await decide(api, tokens, important_one, "mona")).status_code == 201
-    assert important_one not in await queue_of(api, mia)
+        assert (await decide(api, tokens, critical, "carl", "cab_member")).status_code == 201
+        assert critical not in await queue_of(api, carl)
+        assert critical in await queue_of(api, tokens.headers("cora", "cab_member"))
+        assert (await decide(api, tokens, important_one, "mona")).status_code == 201
+        assert important_one not in await queue_of(api, mia)
 
 
 async def test_the_queue_pages_with_a_cursor(api: httpx.AsyncClient, tokens: Tokens) -> None:
