@@ -13,10 +13,11 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from services.audit.merkle import verify_consistency
-from services.audit.offline import ExportVerifier
+from services.audit.offline import ExportReport, ExportVerifier
 from services.audit.signing import InvalidKey, TreeHead, parse_public_key, verifies
 
 audit_app = typer.Typer(help="The audit ledger, checked from the outside.", no_args_is_help=True)
@@ -66,6 +67,8 @@ def verify(
     if file is not None and public_key is None:
         raise typer.BadParameter("--file needs --public-key: a key you trust, not the file's")
     ledger: dict[str, Any] | None = None  # the service's own verification, with --url
+    refused: str | None = None  # the problem the service answered instead of an export
+    report: ExportReport | None = None
     with Progress(
         TextColumn("[bold]verifying[/]"),
         BarColumn(),
@@ -87,41 +90,86 @@ def verify(
                 params = {k: v for k, v in (("from", since), ("to", until)) if v}
                 task = progress.add_task("export", total=None)
                 with client.stream("GET", "/v1/audit/export", params=params) as response:
-                    if response.status_code != 200:
+                    if response.status_code == 409:  # the ledger is damaged: a finding
+                        response.read()
+                        refused = _problem_text(response)
+                    elif response.status_code != 200:
                         response.read()
                         raise typer.BadParameter(
                             f"export answered {response.status_code}: {response.text}"
                         )
-                    report = _verify_lines(
-                        key_text,
-                        _until_broken(response.iter_lines()),
-                        lambda: progress.advance(task),
-                    )
-                ledger = _get_json(client, "/v1/audit/verify") if report.ok else None
+                    else:
+                        report = _verify_lines(
+                            key_text,
+                            _until_broken(response.iter_lines()),
+                            lambda: progress.advance(task),
+                        )
+                # Whatever the export showed: the service's own pass goes on past every
+                # defect, so one run shows the extent of tampering.
+                ledger = _get_json(client, "/v1/audit/verify")
+    failed = refused is not None
+    if refused is not None:
+        console.print(f"[red]FAILED[/] the service refused the export: {escape(refused)}")
+    if report is not None:
+        failed = _print_export(report) or failed
+    if ledger is not None:
+        failed = _print_ledger(ledger) or failed
+    if failed:
+        raise typer.Exit(1)
+
+
+def _problem_text(response: httpx.Response) -> str:
+    try:
+        problem = response.json()
+        return f"{response.status_code} {problem['code']}: {problem['detail']}"
+    except (ValueError, KeyError, TypeError):
+        return f"{response.status_code}: {response.text}"
+
+
+def _print_export(report: ExportReport) -> bool:
+    """Print what checking the export found; True if it found a defect."""
     head = report.tree_head
-    if report.defect is not None:
-        where = f"entry {report.defect.sequence}" if report.defect.sequence else "the export"
+    if report.ok:
+        assert head is not None
         console.print(
-            f"[red]FAILED[/] at line {report.defect.line}, {where}: {report.defect.reason}"
+            f"[green]OK[/] {report.entries} entries included in the tree of {head.size} "
+            f"entries, root {head.root.hex()}, signed {head.timestamp.isoformat()}"
         )
-        raise typer.Exit(1)
-    assert head is not None
-    console.print(
-        f"[green]OK[/] {report.entries} entries included in the tree of {head.size} entries, "
-        f"root {head.root.hex()}, signed {head.timestamp.isoformat()}"
-    )
-    if ledger is None:
-        return
-    if ledger["ok"] is not True:
-        bad = ledger["first_bad"]
+        return False
+    console.print(f"[red]FAILED[/] the export: {_defects(report.defect_count)}")
+    for defect in report.defects:
+        where = f"entry {defect.sequence}" if defect.sequence else "the export"
+        console.print(f"  line {defect.line}, {where}: {escape(defect.reason)}")
+    _print_unlisted(report.defect_count - len(report.defects))
+    return True
+
+
+def _print_ledger(ledger: dict[str, Any]) -> bool:
+    """Print the service's verification; True if it found a defect."""
+    if ledger["ok"] is True:
         console.print(
-            f"[red]FAILED[/] the service's verification of the whole ledger, "
-            f"entry {bad['sequence']}: {bad['reason']}"
+            f"[green]OK[/] the service verified the whole ledger: {ledger['entries']} entries"
         )
-        raise typer.Exit(1)
+        return False
+    listed = ledger.get("defects") or [ledger["first_bad"]]
+    count = ledger.get("defect_count") or len(listed)
     console.print(
-        f"[green]OK[/] the service verified the whole ledger: {ledger['entries']} entries"
+        f"[red]FAILED[/] the service's verification of the whole ledger: {_defects(count)}"
     )
+    for bad in listed:
+        check = f" ({bad['check']})" if "check" in bad else ""
+        console.print(f"  entry {bad['sequence']}: {escape(bad['reason'])}{check}")
+    _print_unlisted(count - len(listed))
+    return True
+
+
+def _defects(count: int) -> str:
+    return f"{count} defect{'' if count == 1 else 's'}"
+
+
+def _print_unlisted(count: int) -> None:
+    if count > 0:
+        console.print(f"  ... and {count} more, not listed")
 
 
 def _until_broken(lines: Iterator[str]) -> Iterator[str]:
@@ -137,7 +185,7 @@ def _file_lines(file: Path) -> Iterator[str]:
         yield from lines
 
 
-def _verify_lines(key_text: str, lines: Iterator[str], advance: Any) -> Any:
+def _verify_lines(key_text: str, lines: Iterator[str], advance: Any) -> ExportReport:
     try:
         verifier = ExportVerifier(parse_public_key(key_text))
     except (InvalidKey, ValueError) as error:
@@ -149,7 +197,8 @@ def _verify_lines(key_text: str, lines: Iterator[str], advance: Any) -> Any:
             record = json.loads(line)
         except json.JSONDecodeError:
             record = {"kind": "not JSON"}
-        if not verifier.feed(record):
+        verifier.feed(record)
+        if verifier.done:
             break
         if record.get("kind") == "entry":
             advance()

@@ -100,7 +100,7 @@ def _prove(api: ChangewardClient, change_id: str, public_key: str | None) -> dic
             accepted = verifier.feed(record)
             if record.get("kind") == "entry":
                 verdicts[int(record["sequence"])] = "included" if accepted else "NOT included"
-            if not accepted:
+            if verifier.done:
                 break
     report = verifier.finish()
     head = report.tree_head

@@ -10,7 +10,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.audit import service, tree_heads, verification
-from services.audit.errors import InvalidQueryParameter, LedgerInconsistent
+from services.audit.errors import (
+    InvalidQueryParameter,
+    LedgerInconsistent,
+    TreeHeadTampered,
+    TreeNodesMissing,
+)
 from services.audit.export import as_csv, as_ndjson, export_lines
 from services.audit.schemas import (
     ChangeTimelineRead,
@@ -144,7 +149,14 @@ async def search_entries(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"application/x-ndjson": {}, "text/csv": {}}},
-        **error_responses(Unauthenticated, MissingRole, InvalidRequest, LedgerInconsistent),
+        **error_responses(
+            Unauthenticated,
+            MissingRole,
+            InvalidRequest,
+            LedgerInconsistent,
+            TreeHeadTampered,
+            TreeNodesMissing,
+        ),
     },
 )
 async def export_entries(
@@ -155,7 +167,22 @@ async def export_entries(
     filters: Filters,
     export_format: Annotated[Literal["ndjson", "csv"], Query(alias="format")] = "ndjson",
 ) -> StreamingResponse:
+    """NDJSON: a `{"kind": "tree_head", ...}` line (the signed head every proof is against),
+    one `{"kind": "entry", ...}` line per entry (`entry`, `hash`, `prev_hash`, `leaf_index`,
+    `leaf_hash`, `audit_path`), then `{"kind": "end", "entries": N}`: without it, the export
+    is incomplete. CSV: one row per entry, the tree head repeated on each.
+
+    A damaged ledger is refused before anything streams, with a 409 problem an archiving
+    tool cannot mistake for an export: `tree-nodes-missing` when stored Merkle nodes of the
+    signed tree were deleted (whatever the filter: every proof is against that tree), and
+    `tree-head-tampered` or `ledger-inconsistent` when the signed head cannot be trusted or
+    extended. Should nodes be deleted while an export streams, NDJSON ends with a
+    `{"kind": "error", ...}` line in place of its end line (the members of the problem it
+    would have been: `type`, `title`, `status`, `detail`, `code`, ...); CSV, having no such
+    row, breaks off. Either way, nothing incomplete ends like a complete export.
+    """
     signed = await tree_heads.current_tree_head(session, signer)
+    await tree_heads.require_stored_tree(session, signed.head.size)
     records = export_lines(request.app.state.database, filters.criteria, signed)
     if export_format == "csv":
         return StreamingResponse(as_csv(records), media_type="text/csv; charset=utf-8")
@@ -165,11 +192,15 @@ async def export_entries(
 @router.get(
     "/tree-head",
     summary="The latest signed tree head of the ledger (signed now if entries arrived since).",
-    responses=error_responses(Unauthenticated, LedgerInconsistent),
+    responses=error_responses(Unauthenticated, LedgerInconsistent, TreeHeadTampered),
 )
 async def get_tree_head(
     session: Session, principal: CurrentPrincipal, signer: Signer
 ) -> TreeHeadRead:
+    """409 `tree-head-tampered`, naming the head's row in `tree_head`, if the latest signed
+    head was altered in the database (a signing time no timestamp can hold, a signature
+    that no longer verifies): no head is served or signed over it until it is restored.
+    409 `ledger-inconsistent` if the ledger no longer extends it."""
     return tree_heads.to_tree_head_read(await tree_heads.current_tree_head(session, signer))
 
 
@@ -190,7 +221,7 @@ async def get_public_key(principal: CurrentPrincipal, signer: Signer) -> PublicK
 @router.get(
     "/proofs/inclusion",
     summary="RFC 9162 inclusion proof of an entry in the tree of the first `size` entries.",
-    responses=error_responses(Unauthenticated, InvalidRequest, LedgerInconsistent),
+    responses=error_responses(Unauthenticated, InvalidRequest, TreeNodesMissing),
 )
 async def get_inclusion_proof(
     session: Session,
@@ -206,7 +237,7 @@ async def get_inclusion_proof(
 @router.get(
     "/proofs/consistency",
     summary="RFC 9162 consistency proof that the tree of `to` entries extends that of `from`.",
-    responses=error_responses(Unauthenticated, InvalidRequest, LedgerInconsistent),
+    responses=error_responses(Unauthenticated, InvalidRequest, TreeNodesMissing),
 )
 async def get_consistency_proof(
     session: Session,
@@ -219,7 +250,7 @@ async def get_consistency_proof(
 
 @router.get(
     "/verify",
-    summary="Recompute the ledger's hash chain and Merkle tree; report the first bad entry.",
+    summary="Recompute the ledger's hash chain and Merkle tree; report every defect found.",
     response_model_exclude_none=True,
     responses=error_responses(Unauthenticated),
 )

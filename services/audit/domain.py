@@ -122,10 +122,38 @@ def seal(head: Head, event: Mapping[str, Any], recorded_at: datetime) -> StoredE
 
 @dataclass(frozen=True)
 class Defect:
-    """The first entry that does not verify, and why."""
+    """An entry that does not verify, and why."""
 
     sequence: int
     reason: str
+
+
+# Enough to show an investigator the extent of tampering; every defect is still counted.
+DEFECTS_LISTED = 100
+
+
+class Defects:
+    """Every defect counted; the DEFECTS_LISTED of them earliest in the ledger kept."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: Defect | None = None
+        self._kept: list[Defect] = []
+
+    def add(self, defect: Defect) -> None:
+        self.count += 1
+        self.first = self.first or defect
+        self._kept.append(defect)
+        if len(self._kept) >= 2 * DEFECTS_LISTED:
+            self._kept = earliest(self._kept)
+
+    def listed(self, *more: Defect) -> tuple[Defect, ...]:
+        return tuple(earliest([*self._kept, *more]))
+
+
+def earliest(defects: Iterable[Defect]) -> list[Defect]:
+    """The DEFECTS_LISTED defects earliest in the ledger; of one entry's, those found first."""
+    return sorted(defects, key=lambda defect: defect.sequence)[:DEFECTS_LISTED]
 
 
 @dataclass(frozen=True)
@@ -133,12 +161,15 @@ class Verification:
     """The outcome of checking a ledger from its first entry.
 
     `entries` and `head` describe the prefix that verified: the whole ledger when ok,
-    else the entries before `first_bad`.
+    else the entries before `first_bad`, the first defect found. `defects` lists the
+    DEFECTS_LISTED earliest in the ledger of the `defect_count` found.
     """
 
     entries: int
     head: str
     first_bad: Defect | None = None
+    defects: tuple[Defect, ...] = ()
+    defect_count: int = 0
 
     @property
     def ok(self) -> bool:
@@ -150,60 +181,87 @@ class ChainVerifier:
 
     With the head the ledger records, it also catches a truncated tail, entries appended
     behind the head's back, and a tail rewritten consistently without updating the head.
+    It goes on past a defect, from the entry as stored: each later entry is checked
+    against the one before it as it is, so one tampered entry is one defect, not a
+    defect for every entry after it.
     """
 
     def __init__(self, recorded_head: Head | None = None) -> None:
         self._recorded_head = recorded_head
-        self._verified = Head.genesis()
-        self._first_bad: Defect | None = None
+        self._verified = Head.genesis()  # the last entry checked, sound or not
+        self._prefix: Head | None = None  # the entries before the first defect
+        self._defects = Defects()
 
     @property
     def failed(self) -> bool:
-        return self._first_bad is not None
+        return self._defects.count > 0
 
     def feed(self, entries: Iterable[StoredEntry]) -> bool:
-        """Check the next `entries`; False from the first defect on (the rest is ignored)."""
-        if self._first_bad is not None:
-            return False
+        """Check the next `entries`; False if any defect was found so far."""
         for stored in entries:
-            self._first_bad = self._defect_of(stored)
-            if self._first_bad is not None:
-                return False
+            for defect in self._defects_of(stored):
+                self._found(defect)
             self._verified = stored.head
-        return True
+        return not self.failed
 
     def finish(self) -> Verification:
         verified = self._verified
         recorded = self._recorded_head
-        first_bad = self._first_bad
-        if first_bad is None and recorded is not None and recorded != verified:
-            if recorded.size > verified.size:
-                first_bad = Defect(
-                    verified.size + 1,
-                    f"missing: the ledger head records {recorded.size} entries, "
-                    f"the ledger holds {verified.size}",
-                )
-            else:
-                first_bad = Defect(1, "the ledger is empty but its head is not the genesis hash")
-        return Verification(verified.size, verified.hash, first_bad)
+        last: Defect | None = None
+        if recorded is not None and recorded.size > verified.size:
+            last = Defect(
+                verified.size + 1,
+                f"missing: the ledger head records {recorded.size} entries, "
+                f"the ledger holds {verified.size}",
+            )
+        elif recorded is not None and verified.size == 0 and recorded != verified:
+            last = Defect(1, "the ledger is empty but its head is not the genesis hash")
+        defects = self._defects
+        prefix = self._prefix or verified
+        first_bad = defects.first or last
+        return Verification(
+            entries=prefix.size,
+            head=prefix.hash,
+            first_bad=first_bad,
+            defects=defects.listed(*(() if last is None else (last,))),
+            defect_count=defects.count + (last is not None),
+        )
 
-    def _defect_of(self, stored: StoredEntry) -> Defect | None:
+    def _found(self, defect: Defect) -> None:
+        if self._prefix is None:
+            self._prefix = self._verified
+        self._defects.add(defect)
+
+    def _defects_of(self, stored: StoredEntry) -> list[Defect]:
+        """The entry's first defect, after the gap before it if there is one."""
+        previous = self._verified
+        expected = previous.size + 1
+        if stored.sequence != expected:
+            # The link to a missing entry cannot be checked; the entry itself still can.
+            gap = Defect(expected, f"sequence break: expected {expected}, found {stored.sequence}")
+            defect = self._entry_defect(stored)
+            return [gap] if defect is None else [gap, defect]
+        defect = _link_defect(previous, stored) or self._entry_defect(stored)
+        return [] if defect is None else [defect]
+
+    def _entry_defect(self, stored: StoredEntry) -> Defect | None:
         return (
-            _link_defect(self._verified, stored)
+            _hash_defect(stored)
             or _content_defect(stored)
             or _head_defect(self._recorded_head, stored)
         )
 
 
 def _link_defect(previous: Head, stored: StoredEntry) -> Defect | None:
-    expected = previous.size + 1
-    if stored.sequence != expected:
-        return Defect(expected, f"sequence break: expected {expected}, found {stored.sequence}")
     if stored.prev_hash != previous.hash:
         linked_to = f"entry {previous.size}" if previous.size else "the genesis hash"
-        return Defect(expected, f"prev_hash does not match the hash of {linked_to}")
+        return Defect(stored.sequence, f"prev_hash does not match the hash of {linked_to}")
+    return None
+
+
+def _hash_defect(stored: StoredEntry) -> Defect | None:
     if chain_hash(stored.prev_hash, stored.entry) != stored.hash:
-        return Defect(expected, "hash does not match the entry's content")
+        return Defect(stored.sequence, "hash does not match the entry's content")
     return None
 
 

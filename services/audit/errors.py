@@ -20,6 +20,20 @@ class LedgerInconsistent(Conflict):
     title = "The ledger no longer extends its last signed tree head"
 
 
+class TreeHeadTampered(LedgerInconsistent):
+    """The latest signed head was altered in the database; `tree_head` names its row."""
+
+    code = "tree-head-tampered"
+    title = "The latest signed tree head was altered in the database"
+
+
+class TreeNodesMissing(LedgerInconsistent):
+    """Stored Merkle nodes of the signed tree are gone: inclusion proofs cannot be built."""
+
+    code = "tree-nodes-missing"
+    title = "Merkle nodes of the signed tree are missing from the ledger"
+
+
 class ChangeUnknownToLedger(NotFound):
     code = "change-not-found"
     title = "The ledger has no events of this change"

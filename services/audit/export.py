@@ -6,6 +6,11 @@ every proof is against), then `{"kind": "entry", ...}` per entry, then
 carries `entry` (the exact canonical text that is hashed), `hash`, `prev_hash`,
 `leaf_index`, `leaf_hash` and `audit_path` (RFC 9162 inclusion proof, hex). CSV carries
 the same fields, the tree head repeated on each row.
+
+The API checks that the whole signed tree is stored before it answers (a 409 problem
+otherwise), so an export that starts is complete. Should Merkle nodes vanish while one
+streams, it ends with `{"kind": "error", ...}` (a problem document's members) in place of
+its end record; CSV, having no such row, breaks the transfer off instead.
 """
 
 from __future__ import annotations
@@ -16,15 +21,20 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+import structlog
+
 from services.audit.domain import format_recorded_at
 from services.audit.merkle import NodeId, inclusion_spans, nodes_needed, proof_from
 from services.audit.repository import LedgerRepository
 from services.audit.schemas import TreeHeadRead
 from services.audit.search_repository import EntryFilter, SearchRepository
 from services.audit.signing import SignedTreeHead
-from services.audit.tree_heads import to_tree_head_read
+from services.audit.tree_heads import nodes_missing, to_tree_head_read
 from services.audit.tree_repository import TreeRepository
 from shared.db import Database
+from shared.errors import PROBLEM_BASE, ChangewardError
+
+log = structlog.get_logger(__name__)
 
 EXPORT_BATCH_SIZE = 500
 
@@ -67,7 +77,16 @@ async def export_lines(
             wanted = nodes_needed(s for entry_spans in spans.values() for s in entry_spans)
             wanted |= {NodeId(0, e.sequence - 1) for e in batch}
             nodes = await trees.nodes(wanted)
+            complete = wanted <= nodes.keys()
             for entry in batch:
+                leaf = NodeId(0, entry.sequence - 1)
+                missing: set[NodeId] = (
+                    set() if complete else nodes_needed(spans[entry.sequence]) | {leaf}
+                )
+                if missing := missing - nodes.keys():
+                    # Deleted since the API found the tree whole: the entries so far stand.
+                    yield error_record(nodes_missing(size, len(missing), min(missing)))
+                    return
                 yield {
                     "kind": "entry",
                     "sequence": entry.sequence,
@@ -75,12 +94,30 @@ async def export_lines(
                     "hash": entry.hash,
                     "prev_hash": entry.prev_hash,
                     "leaf_index": entry.sequence - 1,
-                    "leaf_hash": nodes[NodeId(0, entry.sequence - 1)].hex(),
+                    "leaf_hash": nodes[leaf].hex(),
                     "audit_path": [h.hex() for h in proof_from(spans[entry.sequence], nodes)],
                 }
             count += len(batch)
             after = batch[-1].sequence
     yield {"kind": "end", "entries": count}
+
+
+def error_record(error: ChangewardError) -> dict[str, Any]:
+    """The record that ends an export which cannot go on: the problem it would have been."""
+    log.error("export broken off", code=error.code, detail=error.detail)
+    return {
+        "kind": "error",
+        "type": PROBLEM_BASE + error.code,
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "code": error.code,
+        **error.extensions,
+    }
+
+
+class ExportBrokenOff(RuntimeError):
+    """Raised to break a CSV transfer off: a CSV file cannot say it ends in an error."""
 
 
 async def as_ndjson(records: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
@@ -94,6 +131,8 @@ async def as_csv(records: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]
     async for record in records:
         if record["kind"] == "tree_head":
             head = TreeHeadRead.model_validate(record)
+        elif record["kind"] == "error":
+            raise ExportBrokenOff(record["detail"])
         elif record["kind"] == "entry":
             assert head is not None
             content = json.loads(record["entry"])

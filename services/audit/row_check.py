@@ -4,8 +4,8 @@ Verifying the ledger reads every entry, and making objects of each costs more th
 it. So a batch of rows, as the driver returns them, is checked as a whole, with
 whole-column comparisons and a parse of only the fields compared, for exactly what
 `ChainVerifier` and `TreeVerifier` check. A batch is taken only if nothing in it is amiss;
-otherwise the caller feeds it again as `StoredEntry` objects, and the verifiers name its
-first defect.
+otherwise the caller feeds it again as `StoredEntry` objects, and the verifiers name each
+of its defects.
 """
 
 from __future__ import annotations
@@ -64,9 +64,7 @@ class RowChainVerifier(ChainVerifier):
 
     def take_rows(self, rows: Sequence[EntryRow]) -> bool:
         """`feed` for plain rows if it would find no defect in them; else take nothing, return
-        False (feed them then, to find the first). Also False once a defect was found."""
-        if self._first_bad is not None:
-            return False
+        False (feed them then, to find each)."""
         if not rows:
             return True
         try:
@@ -77,15 +75,14 @@ class RowChainVerifier(ChainVerifier):
             self._verified = Head(rows[-1][SEQUENCE], rows[-1][HASH])
         return sound
 
-    def _defect_of(self, stored: StoredEntry) -> Defect | None:
-        defect = super()._defect_of(stored)
+    def _entry_defect(self, stored: StoredEntry) -> Defect | None:
+        defect = super()._entry_defect(stored)
         if defect is None and stored.columns is None:
             return Defect(stored.sequence, UNREPRESENTABLE_TIME)
         return defect
 
     def _links_hold(self, rows: Sequence[EntryRow]) -> bool:
-        """Sequences, links, hashes, and the recorded head, as `_link_defect` and
-        `_head_defect` check them."""
+        """Sequences, links, hashes, and the recorded head, as `_defects_of` checks them."""
         previous = self._verified
         sequences = [row[SEQUENCE] for row in rows]
         if sequences != list(range(previous.size + 1, previous.size + 1 + len(rows))):

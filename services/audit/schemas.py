@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from services.audit.domain import DEFECTS_LISTED
+
 
 class LedgerEntryRead(BaseModel):
     """One event as the ledger recorded it, with its place in the hash chain."""
@@ -72,8 +74,12 @@ class ConsistencyProofRead(BaseModel):
 
 
 class DefectRead(BaseModel):
-    sequence: int = Field(description="The first entry that does not verify.")
+    sequence: int = Field(description="The entry where the defect shows.")
     reason: str
+    check: Literal["chain", "tree"] = Field(
+        description="What found it: the hash chain and the row columns (`chain`), or the "
+        "Merkle tree and its signed heads (`tree`)."
+    )
 
 
 class TreeVerificationRead(BaseModel):
@@ -95,7 +101,19 @@ class VerificationRead(BaseModel):
     head: str = Field(
         description="The hash of the last entry whose chain link verified (64 zeros if none)."
     )
-    first_bad: DefectRead | None = Field(default=None, description="Present only when not ok.")
+    first_bad: DefectRead | None = Field(
+        default=None,
+        description="The first defect the chain found, else the tree's; present only when not ok.",
+    )
+    defects: list[DefectRead] = Field(
+        default_factory=list,
+        description=f"Every defect found, in ledger order, up to the first {DEFECTS_LISTED} "
+        "(see `defect_count`): verification goes on past a defect, so one pass shows the "
+        "extent of tampering. A tampered entry may show in both checks.",
+    )
+    defect_count: int = Field(
+        default=0, description="How many defects were found in all; 0 when ok."
+    )
     tree: TreeVerificationRead | None = Field(
         default=None, description="The Merkle tree and its signed heads, rebuilt from entries."
     )

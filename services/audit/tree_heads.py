@@ -10,7 +10,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.audit.domain import Head
-from services.audit.errors import InvalidQueryParameter, LedgerInconsistent
+from services.audit.errors import (
+    InvalidQueryParameter,
+    LedgerInconsistent,
+    TreeHeadTampered,
+    TreeNodesMissing,
+)
 from services.audit.merkle import (
     Frontier,
     NodeId,
@@ -23,8 +28,14 @@ from services.audit.merkle import (
 from services.audit.models import tables
 from services.audit.repository import LedgerRepository, LedgerTip
 from services.audit.schemas import ConsistencyProofRead, InclusionProofRead, TreeHeadRead
-from services.audit.signing import SignedTreeHead, TreeHead, TreeHeadSigner, load_signer
-from services.audit.tree_repository import TreeRepository
+from services.audit.signing import (
+    SignedTreeHead,
+    TreeHead,
+    TreeHeadSigner,
+    load_signer,
+    verifies,
+)
+from services.audit.tree_repository import LatestHead, TreeRepository
 from shared.contracts import EventType, TreeHeadPublished
 from shared.db import Database
 from shared.outbox import record_event
@@ -40,7 +51,7 @@ SIGNER_ACTOR = "changeward-audit"
 async def current_tree_head(session: AsyncSession, signer: TreeHeadSigner) -> SignedTreeHead:
     """The latest signed head if it covers the whole ledger, else one signed now."""
     tip = await _tip(session)
-    latest = await TreeRepository.from_session(session).latest_head()
+    latest = _unaltered(await TreeRepository.from_session(session).latest_head(), signer)
     if latest is not None and latest.head.size == tip.head.size and latest.key_id == signer.key_id:
         return latest
     return await _sign(session, signer, tip, latest)
@@ -50,11 +61,79 @@ async def sign_if_grown(session: AsyncSession, signer: TreeHeadSigner) -> Signed
     """Sign a head if entries arrived since the latest one; None if there is nothing new."""
     tip = await _tip(session)
     latest = await TreeRepository.from_session(session).latest_head()
-    if latest is not None and latest.head.size >= tip.head.size:
+    # Checked only when there is something to sign: an idle signer repeats no refusal.
+    if latest is not None and latest.size >= tip.head.size:
         return None
     if latest is None and tip.head.size == 0:
         return None
-    return await _sign(session, signer, tip, latest)
+    return await _sign(session, signer, tip, _unaltered(latest, signer))
+
+
+def _unaltered(latest: LatestHead | None, signer: TreeHeadSigner) -> SignedTreeHead | None:
+    """The latest signed head; TreeHeadTampered if its row was altered.
+
+    Never skipped for an older one: a new head would then look like the ledger's latest
+    word while the one it follows can no longer be checked, its root perhaps forged too.
+    Signing waits until the row is restored, as it waits for a ledger that no longer
+    extends its last head; entries are still recorded meanwhile.
+    """
+    if latest is None:
+        return None
+    signed = latest.signed
+    if signed is None:
+        raise _altered(
+            latest,
+            "its signing time is not a representable timestamp "
+            "(infinite, or beyond years 1 to 9999)",
+        )
+    # A head of an earlier key cannot be checked here; a new head is then signed over it
+    # only if the ledger extends its root (see _require_extension).
+    if signed.key_id == signer.key_id and not verifies(
+        signer.public_key, signed.head, signed.signature
+    ):
+        raise _altered(latest, "its signature does not verify with the ledger's public key")
+    return signed
+
+
+def _altered(latest: LatestHead, defect: str) -> TreeHeadTampered:
+    log.error(
+        "refusing to serve or sign over an altered tree head",
+        tree_head_id=latest.id,
+        size=latest.size,
+        defect=defect,
+    )
+    return TreeHeadTampered(
+        f"The signed tree head #{latest.id} (size {latest.size}, root {latest.root.hex()}) "
+        f"was altered in the database: {defect}. No tree head is served or signed over it "
+        "until it is restored (witnesses and the audit.tree_head_published event hold the "
+        "signed original); run GET /v1/audit/verify to see what else changed.",
+        tree_head={
+            "id": latest.id,
+            "size": latest.size,
+            "root": latest.root.hex(),
+            "key_id": latest.key_id,
+        },
+    )
+
+
+async def require_stored_tree(session: AsyncSession, size: int) -> None:
+    """TreeNodesMissing unless every node a proof in the tree of `size` entries may need
+    is stored."""
+    missing = await TreeRepository.from_session(session).missing_nodes(size)
+    if missing is not None:
+        raise nodes_missing(size, missing.count, missing.first)
+
+
+def nodes_missing(size: int, count: int, first: NodeId) -> TreeNodesMissing:
+    span = 1 << first.level
+    entries = f"{first.index * span + 1}..{(first.index + 1) * span}"
+    return TreeNodesMissing(
+        f"{count} stored Merkle node(s) of the tree of {size} entries are missing, e.g. "
+        f"level {first.level} index {first.index} (entries {entries}): rows were deleted, "
+        "and inclusion proofs cannot be built; run GET /v1/audit/verify.",
+        missing_nodes=count,
+        first_missing={"level": first.level, "index": first.index},
+    )
 
 
 async def _sign(
@@ -121,7 +200,7 @@ async def inclusion_proof(
         raise InvalidQueryParameter("entry", f"must be between 1 and the tree size {tree_size}")
     spans = inclusion_spans(entry - 1, tree_size)
     leaf = NodeId(0, entry - 1)
-    nodes = await _stored_nodes(session, nodes_needed(spans) | {leaf})
+    nodes = await _stored_nodes(session, tree_size, nodes_needed(spans) | {leaf})
     return InclusionProofRead(
         entry=entry,
         leaf_index=entry - 1,
@@ -140,20 +219,19 @@ async def consistency_proof(
     if from_size > to_size:
         raise InvalidQueryParameter("from", "must not exceed `to`")
     spans = consistency_spans(from_size, to_size)
-    nodes = await _stored_nodes(session, nodes_needed(spans))
+    nodes = await _stored_nodes(session, to_size, nodes_needed(spans))
     return ConsistencyProofRead(
         from_size=from_size, to_size=to_size, proof=[h.hex() for h in proof_from(spans, nodes)]
     )
 
 
-async def _stored_nodes(session: AsyncSession, wanted: set[NodeId]) -> dict[NodeId, bytes]:
+async def _stored_nodes(
+    session: AsyncSession, size: int, wanted: set[NodeId]
+) -> dict[NodeId, bytes]:
     nodes = await TreeRepository.from_session(session).nodes(wanted)
     missing = wanted - nodes.keys()
     if missing:
-        raise LedgerInconsistent(
-            f"{len(missing)} Merkle nodes are missing, e.g. {min(missing)}; "
-            "run GET /v1/audit/verify."
-        )
+        raise nodes_missing(size, len(missing), min(missing))
     return nodes
 
 

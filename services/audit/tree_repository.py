@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, select, tuple_
+from sqlalchemy import Row, case, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,35 @@ SELECT_LEAVES = (
 )
 # Keeps each IN list well below PostgreSQL's bind-parameter limit.
 NODE_LOOKUP_CHUNK = 5_000
+# Per level, how many of the perfect nodes below a bound are stored: one index range each.
+COUNT_NODES = text(
+    "SELECT wanted.level, wanted.count - (SELECT count(*) FROM audit.merkle_node AS node"
+    " WHERE node.level = wanted.level AND node.index < wanted.count) AS missing"
+    " FROM unnest(CAST(:levels AS smallint[]), CAST(:counts AS bigint[])) AS wanted(level, count)"
+    " ORDER BY wanted.level"
+)
+FIRST_MISSING_NODE = text(
+    "SELECT min(wanted.index) FROM generate_series(0, CAST(:count AS bigint) - 1) AS wanted(index)"
+    " WHERE NOT EXISTS (SELECT 1 FROM audit.merkle_node AS node"
+    " WHERE node.level = :level AND node.index = wanted.index)"
+)
+
+
+@dataclass(frozen=True)
+class LatestHead:
+    """The latest signed head's row; `signed` is None if its signing time cannot be read."""
+
+    id: int
+    size: int
+    root: bytes
+    key_id: str
+    signed: SignedTreeHead | None
+
+
+@dataclass(frozen=True)
+class MissingNodes:
+    count: int
+    first: NodeId
 
 
 class TreeRepository:
@@ -62,20 +92,52 @@ class TreeRepository:
             )
         )
 
-    async def latest_head(self) -> SignedTreeHead | None:
-        statement = _HEADS.order_by(SignedTreeHeadRow.id.desc()).limit(1)
-        row = (await self.session.execute(statement)).one_or_none()
-        return None if row is None else _to_signed(row)
-
-    async def head_of_size(self, size: int) -> SignedTreeHead | None:
-        """The latest head signed at exactly `size`, if any."""
+    async def latest_head(self) -> LatestHead | None:
+        """The head signed last, read even if its signing time no datetime can hold."""
         statement = (
-            _HEADS.where(SignedTreeHeadRow.size == size)
+            select(
+                SignedTreeHeadRow.id,
+                SignedTreeHeadRow.size,
+                SignedTreeHeadRow.root,
+                case(
+                    (representable(SignedTreeHeadRow.signed_at), SignedTreeHeadRow.signed_at)
+                ).label("signed_at"),
+                SignedTreeHeadRow.signature,
+                SignedTreeHeadRow.key_id,
+            )
             .order_by(SignedTreeHeadRow.id.desc())
             .limit(1)
         )
         row = (await self.session.execute(statement)).one_or_none()
-        return None if row is None else _to_signed(row)
+        if row is None:
+            return None
+        root, signed_at = bytes(row.root), row.signed_at
+        return LatestHead(
+            id=row.id,
+            size=row.size,
+            root=root,
+            key_id=row.key_id,
+            signed=None
+            if signed_at is None
+            else SignedTreeHead(
+                TreeHead(row.size, root, signed_at), bytes(row.signature), row.key_id
+            ),
+        )
+
+    async def missing_nodes(self, size: int) -> MissingNodes | None:
+        """Which perfect nodes of the tree of `size` leaves are not stored, if any: each
+        is stored when completed, so all are there unless rows were deleted."""
+        levels = list(range(size.bit_length()))
+        counts = [size >> level for level in levels]
+        rows = await self.session.execute(COUNT_NODES, {"levels": levels, "counts": counts})
+        missing = {row.level: row.missing for row in rows if row.missing}
+        if not missing:
+            return None
+        level = min(missing)
+        first = await self.session.scalar(
+            FIRST_MISSING_NODE, {"level": level, "count": size >> level}
+        )
+        return MissingNodes(count=sum(missing.values()), first=NodeId(level, first))
 
     async def heads_by_size(self) -> list[SignedTreeHead]:
         """Every head the ledger signed, in size order (then issue order), but those of

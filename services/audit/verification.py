@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.audit.domain import Head, StoredEntry, Verification
+from services.audit.domain import DEFECTS_LISTED, Head, StoredEntry, Verification
 from services.audit.repository import LedgerRepository
 from services.audit.row_check import SEQUENCE, EntryRow, RowChainVerifier
 from services.audit.schemas import DefectRead, TreeVerificationRead, VerificationRead
@@ -27,9 +27,9 @@ async def verify_ledger(
 ) -> VerificationRead:
     """Recompute chain and tree from the entries, streamed in batches, in one snapshot.
 
-    The chain pins down the first entry that no longer links; the signed tree heads catch
-    what the chain cannot: a tail rewritten consistently by someone without the signing key.
-    Each goes on to the end unless it found a defect: what one finds, the other may not.
+    The chain pins down each entry that no longer links; the signed tree heads catch what
+    the chain cannot: a tail rewritten consistently by someone without the signing key.
+    Both go on to the end, past any defect, so one pass shows the extent of tampering.
     """
     ledger = LedgerRepository.from_session(session)
     trees = TreeRepository.from_session(session)
@@ -45,7 +45,7 @@ async def verify_ledger(
     )
     batches = _Batches(ledger, trees, batch_size)
     try:
-        while not (chain.failed and tree.failed):
+        while True:
             batch = await batches.next()
             if not batch.rows:
                 break
@@ -105,10 +105,10 @@ class _Batches:
 async def _check(
     chain: RowChainVerifier, tree: TreeVerifier, batch: _Batch, start: int, batches: _Batches
 ) -> None:
-    """Check the slice of `batch` from `start` on; a verifier that found a defect is done."""
+    """Check the slice of `batch` from `start` on."""
     rows = batch.rows[start : start + CHECK_SLICE]
-    chain_took = chain.failed or chain.take_rows(rows)
-    tree_took = tree.failed or tree.take_rows(rows, batch.leaves)
+    chain_took = chain.take_rows(rows)
+    tree_took = tree.take_rows(rows, batch.leaves)
     if chain_took and tree_took:
         return
     # Something is amiss here: feed it entry by entry to find what.
@@ -124,11 +124,17 @@ def to_verification_read(chain: Verification, tree: TreeVerification) -> Verific
     # The chain names the exact entry; a signed head only bounds where a rewrite began.
     first_bad = chain.first_bad or tree.first_bad
     last = tree.last_matching_head
+    found = [DefectRead(**vars(defect), check="chain") for defect in chain.defects]
+    found += [DefectRead(**vars(defect), check="tree") for defect in tree.defects]
     return VerificationRead(
         ok=first_bad is None,
         entries=chain.entries if first_bad is None else first_bad.sequence - 1,
         head=chain.head,
-        first_bad=None if first_bad is None else DefectRead(**vars(first_bad)),
+        first_bad=None
+        if first_bad is None
+        else DefectRead(**vars(first_bad), check="chain" if chain.first_bad else "tree"),
+        defects=sorted(found, key=lambda defect: defect.sequence)[:DEFECTS_LISTED],
+        defect_count=chain.defect_count + tree.defect_count,
         tree=TreeVerificationRead(
             ok=tree.first_bad is None,
             size=tree.size,

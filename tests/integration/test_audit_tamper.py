@@ -341,10 +341,10 @@ async def test_the_cli_verifying_a_served_ledger_fails_on_an_unrepresentable_tim
     assert f"OK {ENTRIES} entries included" in said(tampered)
 
 
-async def test_the_cli_reports_an_export_that_breaks_off_and_not_a_traceback(
+async def test_the_cli_reports_an_export_refused_for_a_missing_node_and_not_a_traceback(
     ledger: AuditStack,
 ) -> None:
-    # Without the leaf of entry 7 the export cannot prove it: the stream stops there.
+    # Without the leaf of entry 7 the export cannot prove it: the service refuses it whole.
     await as_superuser(ledger, "DELETE FROM audit.merkle_node WHERE level = 0 AND index = 6")
     assert_first_bad(await verify(ledger), 7, "leaf")
     token = ledger.auditor["Authorization"].removeprefix("Bearer ")
@@ -354,9 +354,10 @@ async def test_the_cli_reports_an_export_that_breaks_off_and_not_a_traceback(
         )
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), "an exit, not a traceback"
-    assert "the export broke off" in said(result)
-    assert "FAILED" in said(result)
-    assert "the export ends without its end record" in said(result)
+    assert "FAILED the service refused the export: 409 tree-nodes-missing" in said(result)
+    assert "level 0 index 6 (entries 7..7)" in said(result)
+    # The service's own verification follows all the same, naming the entry.
+    assert "entry 7: the entry's Merkle leaf hash is missing from the stored tree" in said(result)
 
 
 def said(result: Any) -> str:
