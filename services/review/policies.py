@@ -7,6 +7,7 @@ document is refused with the fields (and, for risk rules, the rule) at fault.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from enum import StrEnum
@@ -129,15 +130,28 @@ async def history(
 
 
 async def in_force(session: AsyncSession) -> Policies:
-    risk = await current(session, PolicyName.RISK)
-    approvals = await current(session, PolicyName.APPROVALS)
-    catalog = await current(session, PolicyName.SERVICES)
+    """The three policies in force, read in one statement; each document is parsed once per
+    process (every assessment reads them, and they seldom change)."""
+    stored = await PolicyRepository.from_session(session).latest_documents()
+    built_in = (0, "")
+    risk_version, risk = stored.get(PolicyName.RISK.value, built_in)
+    _, approvals = stored.get(PolicyName.APPROVALS.value, built_in)
+    _, catalog = stored.get(PolicyName.SERVICES.value, built_in)
     return Policies(
-        risk=RiskPolicy.model_validate(risk.document),
-        risk_version=risk.version,
-        approvals=ApprovalPolicy.model_validate(approvals.document),
-        catalog=ServiceCatalog.model_validate(catalog.document),
+        risk=_parsed(PolicyName.RISK, risk),
+        risk_version=risk_version,
+        approvals=_parsed(PolicyName.APPROVALS, approvals),
+        catalog=_parsed(PolicyName.SERVICES, catalog),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(name: PolicyName, document: str) -> Any:
+    """`document` (JSON text; empty for the built-in default) as the policy's model. Keyed
+    by the content itself, so a new version, or another database, is never served stale."""
+    if not document:
+        return MODELS[name].model_validate(DEFAULTS[name].model_dump(mode="json", by_alias=True))
+    return MODELS[name].model_validate_json(document)
 
 
 async def replace(

@@ -10,7 +10,8 @@ from uuid import UUID
 from sqlalchemy import Select, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.review.domain import ReviewStatus
 from services.review.models import Approval, Assessment, ServiceOutcome
@@ -66,6 +67,19 @@ class AssessmentRepository:
                 populate_existing=True
             )
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def just_added(self, change_id: UUID) -> Assessment:
+        """The assessment this transaction has just inserted (`add_if_absent`), whose row it
+        holds: nothing can have approved or waived anything of it yet, so nothing is read."""
+        statement = (
+            select(Assessment)
+            .options(lazyload(Assessment.approvals), lazyload(Assessment.waivers))
+            .where(Assessment.change_id == change_id)
+        )
+        assessment = (await self.session.execute(statement)).scalar_one()
+        set_committed_value(assessment, "approvals", [])
+        set_committed_value(assessment, "waivers", [])
+        return assessment
 
     async def get_many(self, change_ids: Sequence[UUID]) -> list[Assessment]:
         """Several assessments, locked, in id order (so concurrent lockers never deadlock)."""

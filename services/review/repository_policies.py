@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, func, or_, select, text
+from sqlalchemy import Select, Text, and_, cast, func, or_, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.review.models import FreezeWindow, PolicyVersion
@@ -39,6 +40,15 @@ class PolicyRepository:
             .limit(1)
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def latest_documents(self) -> dict[str, tuple[int, str]]:
+        """The version in force of each stored policy and its document as JSON text."""
+        rows = await self.session.execute(
+            select(PolicyVersion.name, PolicyVersion.version, cast(PolicyVersion.document, Text))
+            .ext(distinct_on(PolicyVersion.name))
+            .order_by(PolicyVersion.name, PolicyVersion.version.desc())
+        )
+        return {name: (version, document) for name, version, document in rows}
 
     async def get(self, name: str, version: int) -> PolicyVersion | None:
         return await self.session.get(PolicyVersion, (name, version))

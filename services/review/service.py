@@ -49,8 +49,7 @@ async def assess_change(session: AsyncSession, change: ChangeSnapshot) -> None:
     if not await repository.add_if_absent(assessment):
         log.info("change already assessed", change_id=str(change.change_id))
         return
-    stored = await repository.get(change.change_id, for_update=True)
-    assert stored is not None
+    stored = await repository.just_added(change.change_id)
     await publish_assessed(session, stored, actor=REVIEW_ACTOR)
     if outcome.pre_approved:
         await approve(
