@@ -347,17 +347,22 @@ async def test_the_cli_reports_an_export_refused_for_a_missing_node_and_not_a_tr
     # Without the leaf of entry 7 the export cannot prove it: the service refuses it whole.
     await as_superuser(ledger, "DELETE FROM audit.merkle_node WHERE level = 0 AND index = 6")
     assert_first_bad(await verify(ledger), 7, "leaf")
-    token = ledger.auditor["Authorization"].removeprefix("Bearer ")
-    async with served(ledger) as url:
-        result = await asyncio.to_thread(
-            CliRunner().invoke, cli, ["audit", "verify", "--url", url, "--token", token]
-        )
+    result = await cli_verify(ledger)
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), "an exit, not a traceback"
     assert "FAILED the service refused the export: 409 tree-nodes-missing" in said(result)
     assert "level 0 index 6 (entries 7..7)" in said(result)
     # The service's own verification follows all the same, naming the entry.
     assert "entry 7: the entry's Merkle leaf hash is missing from the stored tree" in said(result)
+
+
+async def cli_verify(stack: AuditStack) -> Any:
+    """`changeward audit verify --url` against `stack`, served, as its auditor."""
+    token = stack.auditor["Authorization"].removeprefix("Bearer ")
+    async with served(stack) as url:
+        return await asyncio.to_thread(
+            CliRunner().invoke, cli, ["audit", "verify", "--url", url, "--token", token]
+        )
 
 
 def said(result: Any) -> str:

@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from changeward.cli import app as cli
 from services.audit.export import ExportBrokenOff, as_csv, export_lines
 from services.audit.offline import ExportVerifier
 from services.audit.search_repository import EntryFilter
@@ -20,8 +18,8 @@ from services.audit.signing import load_signer
 from services.audit.tree_heads import current_tree_head
 from shared.errors import PROBLEM_MEDIA_TYPE
 from tests.conftest import fresh_database
-from tests.integration.test_audit_tamper import as_superuser, said, verify
-from tests.support.audit import AuditStack, audit_stack, change_event, served
+from tests.integration.test_audit_tamper import as_superuser, cli_verify, said, verify
+from tests.support.audit import AuditStack, audit_stack, change_event
 from tests.support.clients import Tokens, eventually, fetch, scalar
 
 ENTRIES = 12
@@ -224,11 +222,7 @@ async def test_every_defect_is_reported_in_one_pass(ledger: AuditStack) -> None:
     assert report["first_bad"] == report["defects"][0]
     assert report["entries"] == 2
 
-    token = ledger.auditor["Authorization"].removeprefix("Bearer ")
-    async with served(ledger) as url:
-        result = await asyncio.to_thread(
-            CliRunner().invoke, cli, ["audit", "verify", "--url", url, "--token", token]
-        )
+    result = await cli_verify(ledger)
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), "an exit, not a traceback"
     output = said(result)
@@ -250,11 +244,7 @@ async def test_a_wholly_tampered_ledger_lists_the_first_defects_and_counts_all(
         await filled(stack, 130)
         await as_superuser(stack, "UPDATE audit.ledger_entry SET actor = 'mallory'")
         report = await verify(stack)
-        token = stack.auditor["Authorization"].removeprefix("Bearer ")
-        async with served(stack) as served_url:
-            result = await asyncio.to_thread(
-                CliRunner().invoke, cli, ["audit", "verify", "--url", served_url, "--token", token]
-            )
+        result = await cli_verify(stack)
     assert report["defect_count"] == 130
     assert [d["sequence"] for d in report["defects"]] == list(range(1, 101))
     assert {d["reason"] for d in report["defects"]} == {

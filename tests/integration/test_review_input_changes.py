@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from tests.integration.test_review_freeze import declare
+from tests.integration.test_review_freeze import declare, freeze_body
 from tests.integration.test_review_support import (
     change_body,
     decide,
@@ -22,18 +21,6 @@ from tests.integration.test_review_support import (
     unique_service,
 )
 from tests.support.clients import Tokens
-
-
-def freeze_over(service: str) -> dict[str, Any]:
-    """A freeze of `service` in production covering the default change window (in 3 days)."""
-    now = datetime.now(UTC)
-    return {
-        "services": [service],
-        "environment": "production",
-        "start": now.isoformat(),
-        "end": (now + timedelta(days=10)).isoformat(),
-        "reason": "Quarter close",
-    }
 
 
 def rules_fired(body: dict[str, Any]) -> set[str]:
@@ -62,7 +49,7 @@ async def test_a_freeze_reassesses_the_pending_review_it_covers_and_lifting_it_a
     assert "during-freeze" not in rules_fired(before)
     published_before = len(await outbox(database_url, change_id, "change.assessed"))
 
-    freeze = await declare(api, tokens, freeze_over(service))
+    freeze = await declare(api, tokens, freeze_body(service))
 
     frozen = await review(api, tokens, change_id)
     assert "during-freeze" in rules_fired(frozen)
@@ -116,7 +103,7 @@ async def test_decided_reviews_are_left_as_they_are(
     decided = await review(api, tokens, change_id)
     published = await outbox(database_url, change_id, "change.assessed")
 
-    freeze = await declare(api, tokens, freeze_over(service))
+    freeze = await declare(api, tokens, freeze_body(service))
     async with policy(api, tokens, "approvals", two_change_managers_for_important):
         pass
     assert (await lift(api, tokens, freeze["id"])).status_code == 200
@@ -130,7 +117,7 @@ async def test_an_outcome_that_does_not_change_publishes_nothing(
 ) -> None:
     service = unique_service()
     change_id = await submit(api, tokens, change_body(services=[service]))
-    await declare(api, tokens, freeze_over(service))
+    await declare(api, tokens, freeze_body(service))
     frozen = await review(api, tokens, change_id)
     published = await outbox(database_url, change_id, "change.assessed")
     nowhere = f"nowhere-{uuid.uuid4().hex[:8]}"
@@ -149,7 +136,7 @@ async def test_an_outcome_that_does_not_change_publishes_nothing(
         ]
 
     # A second freeze over a frozen change, and a risk rule that does not fire for it.
-    await declare(api, tokens, freeze_over(service))
+    await declare(api, tokens, freeze_body(service))
     async with policy(api, tokens, "risk", rule_for_another_environment) as stored:
         during = await review(api, tokens, change_id)
 
