@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,18 +42,35 @@ class Principal:
         return bool(self.roles & roles)
 
 
+# A pipeline sends the same token with every call: its verdict is kept, up to this many
+# tokens, until the token expires but never longer than the reuse window, which bounds how
+# long a key withdrawn from the JWKS still admits tokens it signed.
+VERIFIED_TOKENS_KEPT = 1024
+VERIFIED_TOKEN_REUSE_SECONDS = 60.0
+
+
 class TokenVerifier:
     """Verifies bearer JWTs: HS256 against the shared secret, or RS256 against a JWKS URL."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         if not settings.jwt_secret and not settings.jwks_url:
             raise ValueError("set CHANGEWARD_JWT_SECRET or CHANGEWARD_JWKS_URL")
         self._secret = settings.jwt_secret
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
         self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
+        self._clock = clock
+        # Token -> (principal, when the verdict lapses); oldest first, for eviction.
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def verify(self, token: str) -> Principal:
+        now = self._clock()
+        kept = self._verified.get(token)
+        if kept is not None:
+            principal, lapses_at = kept
+            if now < lapses_at:
+                return principal
+            del self._verified[token]
         try:
             claims = await self._decode(token)
         except jwt.ExpiredSignatureError as exc:
@@ -62,7 +80,14 @@ class TokenVerifier:
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(role in ALL_ROLES for role in roles):
             raise Unauthenticated(f"The token's roles must be a list of {sorted(ALL_ROLES)}.")
-        return Principal(subject=str(claims["sub"]), roles=frozenset(Role(r) for r in roles))
+        principal = Principal(subject=str(claims["sub"]), roles=frozenset(Role(r) for r in roles))
+        self._keep(token, principal, min(float(claims["exp"]), now + VERIFIED_TOKEN_REUSE_SECONDS))
+        return principal
+
+    def _keep(self, token: str, principal: Principal, lapses_at: float) -> None:
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, lapses_at)
 
     async def _decode(self, token: str) -> dict[str, Any]:
         options = {"require": ["sub", "exp"], "verify_aud": "aud" in _unverified(token)}
