@@ -26,6 +26,12 @@ OUTBOX_PUBLISHED = Counter(
 OUTBOX_PENDING = Gauge(
     "changeward_outbox_pending", "Committed outbox rows not yet published", ["schema"]
 )
+CONSUMER_LAG = Gauge(
+    "changeward_consumer_lag",
+    "Events on a topic that a consumer group has not handled yet (the broker's high "
+    "watermark less the group's position, the batch in hand counted as not handled)",
+    ["group", "topic"],
+)
 EVENTS_CONSUMED = Counter(
     "changeward_events_consumed_total",
     "Events handled by a consumer, by outcome (applied, duplicate, failed)",

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from tenacity import (
@@ -20,6 +20,7 @@ from tenacity import (
 )
 
 from shared.bus.base import Bus, Message, MessageHandler, deliver
+from shared.observability import CONSUMER_LAG
 from shared.retry import forever
 from shared.settings import Settings
 
@@ -144,6 +145,7 @@ class KafkaBus(Bus):
                 log.info("consumer started", group=group.group, topics=group.topics)
                 while True:
                     batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+                    await _report_lag(consumer, group, batches)
                     if not batches:
                         continue
                     # Every partition's records in one delivery (one transaction of the
@@ -169,6 +171,26 @@ class KafkaBus(Bus):
             finally:
                 with contextlib.suppress(Exception):
                     await consumer.stop()
+
+
+async def _report_lag(
+    consumer: AIOKafkaConsumer,
+    group: _Group,
+    in_hand: dict[TopicPartition, list[ConsumerRecord]],
+) -> None:
+    """Per topic, what this member of the group has yet to handle: from each partition's
+    first record in hand (or its position, with none) to the broker's high watermark at the
+    last fetch. A topic none of whose partitions it holds is 0 here (another member's)."""
+    behind = dict.fromkeys(group.topics, 0)
+    for partition in consumer.assignment():
+        highwater = consumer.highwater(partition)
+        if highwater is None:  # not fetched from yet
+            continue
+        records = in_hand.get(partition)
+        handled_up_to = records[0].offset if records else await consumer.position(partition)
+        behind[partition.topic] += max(highwater - handled_up_to, 0)
+    for topic, lag in behind.items():
+        CONSUMER_LAG.labels(group.group, topic).set(lag)
 
 
 def _to_message(record: ConsumerRecord) -> Message:
