@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -170,10 +169,8 @@ def lift(
     verbose: Verbose = False,
 ) -> None:
     """Lift a freeze window (change_lead); it stays listed with --include-lifted."""
-    # One key per run: a retry after a lost answer gets that answer, not "lifted already".
-    key = idempotency_key or str(uuid.uuid4())
     with reporting(ctx, verbose), client(ctx) as api:
-        body = api.delete(f"/v1/freeze-windows/{freeze_id}", idempotency_key=key)
+        body = api.delete(f"/v1/freeze-windows/{freeze_id}", idempotency_key=idempotency_key)
     _show(ctx, body, json_output)
 
 

@@ -171,7 +171,9 @@ class ChangewardClient:
         return _body(self._send("PUT", path, json=body, headers=dict(headers or {})))
 
     def delete(self, path: str, *, idempotency_key: str | None = None) -> Any:
-        sent = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        """Like `post`, one key per call unless given: the retries below resend it, so a
+        reply lost in transit is replayed, not refused as done already."""
+        sent = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
         return _body(self._send("DELETE", path, headers=sent))
 
     def pages(

@@ -150,7 +150,7 @@ def _parsed(name: PolicyName, document: str) -> Any:
     """`document` (JSON text; empty for the built-in default) as the policy's model. Keyed
     by the content itself, so a new version, or another database, is never served stale."""
     if not document:
-        return MODELS[name].model_validate(DEFAULTS[name].model_dump(mode="json", by_alias=True))
+        return DEFAULTS[name]
     return MODELS[name].model_validate_json(document)
 
 
