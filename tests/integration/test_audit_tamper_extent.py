@@ -95,10 +95,13 @@ async def test_the_signer_outlives_an_altered_head_signs_nothing_over_it_and_res
     url = await fresh_database(pg_server)
     async with audit_stack(url, tokens, tmp_path, tree_head_interval_seconds=0.05) as stack:
         await filled(stack, ENTRIES)
-        heads = await scalar(url, "SELECT count(*) FROM audit.tree_head")
+        # The count and the latest head in one snapshot: the signer may sign meanwhile.
         [latest] = await fetch(
-            url, "SELECT id, signed_at::text FROM audit.tree_head ORDER BY id DESC LIMIT 1"
+            url,
+            "SELECT id, signed_at::text, count(*) OVER () FROM audit.tree_head"
+            " ORDER BY id DESC LIMIT 1",
         )
+        heads = latest[2]
         await as_superuser(
             stack, f"UPDATE audit.tree_head SET signed_at = 'infinity' WHERE id = {latest[0]}"
         )
