@@ -94,8 +94,14 @@ async def test_the_signer_outlives_an_altered_head_signs_nothing_over_it_and_res
 ) -> None:
     url = await fresh_database(pg_server)
     async with audit_stack(url, tokens, tmp_path, tree_head_interval_seconds=0.05) as stack:
-        await filled(stack, ENTRIES)
-        # The count and the latest head in one snapshot: the signer may sign meanwhile.
+        # Only the background signer signs here (no GET of the tree head, which signs too
+        # and could race it): once a head covers every entry, it has nothing left to sign.
+        subject = str(change_event().subject)
+        await stack.publish(*(change_event(subject, sequence=n) for n in range(1, ENTRIES + 1)))
+        await eventually(
+            lambda: scalar(url, "SELECT max(size) FROM audit.tree_head"),
+            lambda size: size == ENTRIES,
+        )
         [latest] = await fetch(
             url,
             "SELECT id, signed_at::text, count(*) OVER () FROM audit.tree_head"
